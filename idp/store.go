@@ -1,0 +1,155 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by stores when the named record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnavailable wraps store errors that mean the database cannot be reached
+// right now (connection refused or lost, timeouts). The token endpoint answers
+// them with 503 and Retry-After instead of 500.
+var ErrUnavailable = errors.New("store unavailable")
+
+// ErrConflict is returned by stores when a record with the same name or id
+// already exists.
+var ErrConflict = errors.New("already exists")
+
+// User is a resource owner who logs in with the password grant.
+type User struct {
+	ID           string // stable, random; the access token's sub
+	Name         string // unique login name
+	PasswordHash string // argon2id PHC string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Client is an OAuth client (RFC 6749 §2).
+type Client struct {
+	ID         string
+	SecretHash []byte // SHA-256 of the secret Rotor generated; nil for public clients
+	Public     bool   // public clients (RFC 6749 §2.1) have no secret
+	GrantTypes []string
+	Scopes     []string // scopes the client may ask for
+	Audiences  []string // aud of the access tokens it gets
+	TokenAlg   string   // signing algorithm of its access tokens; "" means the server default
+	CreatedAt  time.Time
+}
+
+// Family is one chain of refresh tokens, from one grant: every rotation adds a
+// token to it, reuse of a spent one revokes all of it (RFC 9700 §4.14.2).
+type Family struct {
+	ID           string
+	ClientID     string
+	Subject      string // the user's ID
+	Scope        string // space-delimited scope as granted; a refresh never widens it (RFC 6749 §6)
+	AuthTime     time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // absolute; rotation never extends it
+	RevokedAt    time.Time // zero while live
+	RevokeReason string
+}
+
+// RefreshToken is one token of a family. Only its SHA-256 is stored.
+type RefreshToken struct {
+	Hash     []byte
+	FamilyID string
+	Parent   []byte // hash of the token this one replaced; nil for the first
+	IssuedAt time.Time
+	SpentAt  time.Time // zero while unspent
+}
+
+// RefreshState is what UseRefresh shows the refresh rules: the presented token,
+// its family, and the token that replaced it, if any.
+type RefreshState struct {
+	Family    Family
+	Token     RefreshToken
+	Successor *RefreshToken // the token whose Parent is Token.Hash; nil if none
+}
+
+// RefreshUpdate is what the refresh rules decide; UseRefresh applies it in the
+// same transaction that read the state. Zero fields change nothing.
+type RefreshUpdate struct {
+	SpendToken     time.Time     // mark the presented token spent at this time
+	SpendSuccessor time.Time     // mark the successor spent at this time
+	Issue          *RefreshToken // insert this new token into the family
+	RevokeAt       time.Time     // revoke the family at this time...
+	RevokeReason   string        // ...for this reason
+}
+
+// UserStore keeps users. Implementations are safe for concurrent use.
+type UserStore interface {
+	// CreateUser stores u; ErrConflict if its Name or ID is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UserByName returns the user named name; ErrNotFound if none.
+	UserByName(ctx context.Context, name string) (User, error)
+	// Users returns every user, ordered by name.
+	Users(ctx context.Context) ([]User, error)
+	// SetUserDisabled sets the user's Disabled flag. Disabling also revokes
+	// every refresh-token family of the user, in the same transaction.
+	// ErrNotFound if no user is named name.
+	SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error
+	// SetPassword replaces the user's password hash and revokes every
+	// refresh-token family of the user, in one transaction. ErrNotFound if no
+	// user is named name.
+	SetPassword(ctx context.Context, name, hash string, at time.Time) error
+	// RehashPassword replaces the password hash of user id with newHash only
+	// if it still equals oldHash, so an upgrade at login never undoes a
+	// concurrent password change. It revokes nothing and reports whether it
+	// replaced the hash.
+	RehashPassword(ctx context.Context, id, oldHash, newHash string, at time.Time) (bool, error)
+}
+
+// ClientStore keeps OAuth clients. Implementations are safe for concurrent use.
+type ClientStore interface {
+	// CreateClient stores c; ErrConflict if its ID is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// ClientByID returns the client; ErrNotFound if none.
+	ClientByID(ctx context.Context, id string) (Client, error)
+	// Clients returns every client, ordered by ID.
+	Clients(ctx context.Context) ([]Client, error)
+	// DeleteClient deletes the client and every refresh-token family issued
+	// to it, in one transaction; ErrNotFound if none.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// RefreshStore keeps refresh-token families. Implementations are safe for
+// concurrent use by many goroutines and processes.
+type RefreshStore interface {
+	// CreateFamily stores a new family and its first token in one transaction.
+	// ErrConflict if the family ID or the token hash exists.
+	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
+
+	// UseRefresh finds the token whose hash is hash and locks its family
+	// exclusively: concurrent UseRefresh and RevokeFamily calls on the same
+	// family, from any process, wait for the lock. It calls fn with the state
+	// read under the lock and applies the update fn returns in the same
+	// transaction, so single use is enforced without check-then-act. If fn
+	// returns an error nothing is applied and that error is returned
+	// unchanged. fn may run more than once if the store retries, so it must
+	// have no side effects beyond its return value. ErrNotFound (and no call
+	// to fn) if no token has that hash.
+	UseRefresh(ctx context.Context, hash []byte, fn func(RefreshState) (RefreshUpdate, error)) error
+
+	// LookupRefresh returns the state of the token whose hash is hash, without
+	// locking or changing anything; ErrNotFound if none.
+	LookupRefresh(ctx context.Context, hash []byte) (RefreshState, error)
+
+	// RevokeFamily revokes the family with this ID, keeping the first
+	// revocation's time and reason if it is already revoked. ErrNotFound if
+	// none.
+	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
+
+	// PurgeRefresh deletes every family (with its tokens) that expired before
+	// cutoff and returns how many it deleted.
+	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Pinger reports whether the store can be reached; readiness uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,2 @@
+// Package keys generates, encrypts, rotates and uses Rotor's asymmetric signing keys.
+package keys
