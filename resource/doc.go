@@ -1,0 +1,26 @@
+// Package resource verifies Rotor access tokens for resource servers, with a
+// cached JWKS and net/http middleware.
+//
+// A [Verifier] knows Rotor's issuer URL and the server's audience. It finds
+// the JWKS through RFC 8414 metadata (or is given its URL), keeps the key set
+// as an immutable snapshot refreshed in the background as the JWKS max-age
+// asks, and verifies tokens without locks on the request path: the compact
+// JWS is split and checked by hand against RFC 9068 §4 and RFC 8725, the
+// signature by crypto/rsa or crypto/ed25519 directly. Tokens already verified
+// come from a bounded cache until they expire or their key leaves the JWKS.
+//
+// The key set fails safe: a fetch that fails or returns nothing usable never
+// replaces the last good set, which keeps serving for up to Config.MaxStale;
+// before the first good set, and after MaxStale, every verification fails
+// closed with [ErrKeysUnavailable] while fetching goes on. A kid the set lacks
+// causes at most one fetch per Config.UnknownKeyFloor, shared by all
+// concurrent requests.
+//
+// [Verifier.Authenticate] and [RequireScope] are plain func(http.Handler)
+// http.Handler middleware answering with RFC 6750 §3 challenges; handlers read
+// the claims with [ClaimsFrom].
+//
+// The package imports only the standard library: a resource server never
+// pulls in a database driver or any part of the identity provider. Package
+// resourcetest provides a Rotor test issuer on loopback for tests.
+package resource

@@ -1,0 +1,241 @@
+package resource
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// Algorithms the verifier implements (RFC 7518 §3.3, RFC 8037 §3.1).
+const (
+	RS256 = "RS256"
+	EdDSA = "EdDSA"
+)
+
+// RSA modulus bounds: RFC 7518 §3.3 requires 2048 bits or more; the upper
+// bound keeps the cost of one verification bounded.
+const (
+	minRSABits = 2048
+	maxRSABits = 4096
+)
+
+// verifyKey is one usable public key from the JWKS, immutable once built. Its
+// pointer identity says "this exact key": a verified-token cache entry stays
+// valid only while the current snapshot maps its kid to the same pointer.
+type verifyKey struct {
+	kid    string
+	alg    string
+	rsa    *rsa.PublicKey
+	ed     ed25519.PublicKey
+	sigB64 int // length of a base64url signature made by this key
+}
+
+// verify checks sig over the JWS signing input (RFC 7515 §5.2).
+func (k *verifyKey) verify(input, sig []byte) bool {
+	switch k.alg {
+	case RS256:
+		sum := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, sum[:], sig) == nil
+	case EdDSA:
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, input, sig)
+	}
+	return false
+}
+
+func (k *verifyKey) equal(o *verifyKey) bool {
+	if k.kid != o.kid || k.alg != o.alg {
+		return false
+	}
+	if k.rsa != nil {
+		return o.rsa != nil && k.rsa.Equal(o.rsa)
+	}
+	return k.ed.Equal(o.ed)
+}
+
+// snapshot is an immutable key set. The request path reads it through an
+// atomic.Pointer and never locks.
+type snapshot struct {
+	keys    map[string]*verifyKey
+	fetched time.Time // last successful fetch: a 200 with usable keys, or a 304
+}
+
+// usable reports whether the snapshot may be used at now: it exists and is no
+// older than maxStale.
+func (s *snapshot) usable(now time.Time, maxStale time.Duration) bool {
+	return s != nil && now.Sub(s.fetched) <= maxStale
+}
+
+// Reasons a JWK is ignored; logged as counts, never with key material.
+const (
+	skipNotObject = "not a JSON object"
+	skipPrivate   = "has private key members"
+	skipNoKID     = "no kid"
+	skipUse       = "not a signature key"
+	skipKty       = "unsupported kty or crv"
+	skipAlg       = "unsupported alg"
+	skipEncoding  = "bad key encoding"
+	skipRSASize   = "RSA modulus outside 2048-4096 bits"
+	skipDupKID    = "duplicate kid"
+)
+
+var errNoUsableKeys = errors.New("no usable signing keys in JWKS")
+var errNotJWKS = errors.New("response is not a JWK set")
+
+// parseKeySet parses a JWK Set (RFC 7517 §5). Entries that are not usable
+// signature keys are skipped and counted in skipped, so one odd entry cannot
+// take the whole set down; a set with no usable key is an error, so it never
+// replaces a good one.
+//
+// The parsing uses encoding/json and math/big directly: Rotor publishes only
+// two key shapes, and this keeps the package free of third-party modules.
+func parseKeySet(body []byte) (keys map[string]*verifyKey, skipped map[string]int, err error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, nil, errNotJWKS
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(doc["keys"], &entries); err != nil || entries == nil {
+		return nil, nil, errNotJWKS
+	}
+	keys = map[string]*verifyKey{}
+	skipped = map[string]int{}
+	dup := map[string]bool{}
+	for _, raw := range entries {
+		k, reason := parseJWK(raw)
+		if k == nil {
+			skipped[reason]++
+			continue
+		}
+		if _, seen := keys[k.kid]; seen || dup[k.kid] {
+			// RFC 7517 §4.5: a kid selects one key. Two keys under one kid
+			// are ambiguous, so neither is used.
+			if seen {
+				skipped[skipDupKID]++ // the first holder of the kid
+			}
+			skipped[skipDupKID]++
+			delete(keys, k.kid)
+			dup[k.kid] = true
+			continue
+		}
+		keys[k.kid] = k
+	}
+	if len(keys) == 0 {
+		return nil, skipped, errNoUsableKeys
+	}
+	return keys, skipped, nil
+}
+
+// privateMembers are the JWK members of private or symmetric keys (RFC 7518
+// §6.3.2, §6.4.1, RFC 8037 §2). A public JWKS must not carry them.
+var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// parseJWK turns one JWK (RFC 7517 §4) into a verification key, or returns why
+// it is not usable.
+func parseJWK(raw json.RawMessage) (*verifyKey, string) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, skipNotObject
+	}
+	for _, name := range privateMembers {
+		if _, ok := m[name]; ok {
+			return nil, skipPrivate
+		}
+	}
+	str := func(name string) (string, bool) {
+		var s string
+		v, ok := m[name]
+		if !ok || json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	}
+	kid, _ := str("kid")
+	if kid == "" {
+		return nil, skipNoKID
+	}
+	// RFC 7517 §4.2, §4.3: a key meant for encryption, or whose key_ops do
+	// not include verify, must not verify signatures.
+	if _, ok := m["use"]; ok {
+		if use, _ := str("use"); use != "sig" {
+			return nil, skipUse
+		}
+	}
+	if ops, ok := m["key_ops"]; ok {
+		var list []string
+		if json.Unmarshal(ops, &list) != nil || !slices.Contains(list, "verify") {
+			return nil, skipUse
+		}
+	}
+	alg, hasAlg := str("alg")
+	if _, ok := m["alg"]; ok && !hasAlg {
+		return nil, skipAlg
+	}
+	kty, _ := str("kty")
+	k := &verifyKey{kid: kid}
+	switch kty {
+	case "RSA":
+		if hasAlg && alg != RS256 {
+			return nil, skipAlg
+		}
+		n, ok1 := bigMember(m, "n")
+		e, ok2 := bigMember(m, "e")
+		if !ok1 || !ok2 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
+			return nil, skipEncoding
+		}
+		if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return nil, skipRSASize
+		}
+		k.alg = RS256
+		k.rsa = &rsa.PublicKey{N: n, E: int(e.Int64())}
+		k.sigB64 = b64EncodedLen((n.BitLen() + 7) / 8)
+	case "OKP":
+		if crv, _ := str("crv"); crv != "Ed25519" {
+			return nil, skipKty
+		}
+		if hasAlg && alg != EdDSA {
+			return nil, skipAlg
+		}
+		x, ok := bytesMember(m, "x")
+		if !ok || len(x) != ed25519.PublicKeySize {
+			return nil, skipEncoding
+		}
+		k.alg = EdDSA
+		k.ed = ed25519.PublicKey(x)
+		k.sigB64 = b64EncodedLen(ed25519.SignatureSize)
+	default:
+		return nil, skipKty
+	}
+	return k, ""
+}
+
+// bytesMember decodes a base64url member (RFC 7518 §2 Base64urlUInt and
+// friends).
+func bytesMember(m map[string]json.RawMessage, name string) ([]byte, bool) {
+	var s string
+	if json.Unmarshal(m[name], &s) != nil || s == "" {
+		return nil, false
+	}
+	n := b64DecodedLen(len(s))
+	if n < 0 {
+		return nil, false
+	}
+	buf := make([]byte, n)
+	n, ok := b64Decode(buf, s)
+	return buf[:n], ok
+}
+
+func bigMember(m map[string]json.RawMessage, name string) (*big.Int, bool) {
+	b, ok := bytesMember(m, name)
+	if !ok {
+		return nil, false
+	}
+	return new(big.Int).SetBytes(b), true
+}
+
+func b64EncodedLen(n int) int { return (n*8 + 5) / 6 }
