@@ -400,6 +400,8 @@ func (v *Verifier) checkClaims(raw []byte, now time.Time) (Claims, error) {
 	if rc.Nbf.set {
 		c.NotBefore = rc.Nbf.t
 	}
-	c.scopes = append(strings.Fields(rc.Scope), rc.Scp...)
+	if scopes := append(strings.Fields(rc.Scope), rc.Scp...); len(scopes) > 0 {
+		c.scopes = scopes
+	}
 	return c, nil
 }
