@@ -1,0 +1,134 @@
+package idp
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/keys"
+)
+
+// Config is the IdP's behaviour. Zero fields take the defaults noted.
+type Config struct {
+	Issuer               string     // exact iss of every token (required)
+	Algs                 []keys.Alg // lanes the key ring serves (default RS256, EdDSA)
+	DefaultAlg           keys.Alg   // for clients without their own (default RS256)
+	AccessTokenTTL       time.Duration
+	RefreshTokenTTL      time.Duration // absolute lifetime of a refresh-token family (default 30 days)
+	RefreshReuseInterval time.Duration // a spent refresh token may be retried this long (default 0: never)
+	JWKSMaxAge           time.Duration // Cache-Control max-age of the JWKS (default 5m)
+
+	Argon2          argon2id.Params // password hashing (default DefaultArgon2)
+	HashConcurrency int             // hashes at once (default GOMAXPROCS)
+	HashWait        time.Duration   // longest wait for a hashing slot before 503 (default 2s)
+	Throttle        ThrottleConfig
+
+	MaxBodyBytes int64            // request body limit (default 16 KiB)
+	Now          func() time.Time // clock (default time.Now)
+	Logger       *slog.Logger     // default slog.Default()
+}
+
+// Defaults for Config.
+const (
+	DefaultAccessTokenTTL  = 15 * time.Minute
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultJWKSMaxAge      = 5 * time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if len(c.Algs) == 0 {
+		c.Algs = []keys.Alg{keys.RS256, keys.EdDSA}
+	}
+	if c.DefaultAlg == "" {
+		c.DefaultAlg = c.Algs[0]
+	}
+	if c.AccessTokenTTL <= 0 {
+		c.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if c.RefreshTokenTTL <= 0 {
+		c.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if c.JWKSMaxAge <= 0 {
+		c.JWKSMaxAge = DefaultJWKSMaxAge
+	}
+	if c.Argon2.Memory == 0 {
+		c.Argon2 = DefaultArgon2
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.HashWait <= 0 {
+		c.HashWait = 2 * time.Second
+	}
+	c.Throttle = c.Throttle.withDefaults()
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// KeySource gives the current key ring; keys.Manager implements it.
+type KeySource interface {
+	Snapshot() *keys.Snapshot
+}
+
+// Deps are the stores and the key ring the server works with.
+type Deps struct {
+	Users   UserStore
+	Clients ClientStore
+	Refresh RefreshStore
+	Pinger  Pinger
+	Keys    KeySource
+}
+
+type server struct {
+	cfg      Config
+	log      *slog.Logger
+	users    UserStore
+	clients  ClientStore
+	refresh  RefreshStore
+	pinger   Pinger
+	keys     KeySource
+	hasher   *hasher
+	accounts *throttle
+	address  *throttle
+	metadata []byte
+}
+
+// NewServer returns Rotor's HTTP handler (see routes.go for the surface).
+// Every field of deps is required.
+func NewServer(cfg Config, deps Deps) http.Handler {
+	return newServer(cfg, deps).routes()
+}
+
+func newServer(cfg Config, deps Deps) *server {
+	cfg = cfg.withDefaults()
+	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Pinger == nil || deps.Keys == nil {
+		panic("idp.NewServer: every dependency is required")
+	}
+	s := &server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		users:    deps.Users,
+		clients:  deps.Clients,
+		refresh:  deps.Refresh,
+		pinger:   deps.Pinger,
+		keys:     deps.Keys,
+		hasher:   newHasher(cfg.Argon2, cfg.HashConcurrency, cfg.HashWait),
+		accounts: newThrottle(cfg.Throttle.AccountBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
+		address:  newThrottle(cfg.Throttle.AddressBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
+	}
+	s.metadata = s.buildMetadata()
+	return s
+}
+
+// now is the server clock, truncated to what the stores keep.
+func (s *server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
