@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/keys"
+)
+
+// usageError is a mistake on the command line; main exits 2 for it.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// config is every setting of every command. Each command registers the flags
+// it uses; each flag falls back to ROTOR_<NAME> in the environment.
+type config struct {
+	// store
+	database   string
+	dataDir    string
+	keks       string
+	dbMaxConns int
+
+	// key ring
+	keyAlgs          string
+	signingAlg       string
+	rotationPeriod   time.Duration
+	propagationDelay time.Duration
+	pollInterval     time.Duration
+	jwksMaxAge       time.Duration
+	accessTTL        time.Duration
+
+	// serve
+	issuer            string
+	listen            string
+	refreshTTL        time.Duration
+	reuseInterval     time.Duration
+	argon2Memory      uint
+	argon2Iterations  uint
+	argon2Parallelism uint
+	hashConcurrency   int
+	logLevel          string
+	logFormat         string
+
+	// admin
+	json bool
+}
+
+// Defaults that more than one place needs.
+const (
+	defaultListen           = "127.0.0.1:8080"
+	defaultJWKSMaxAge       = 5 * time.Minute
+	defaultPollInterval     = 10 * time.Second
+	defaultPropagationDelay = time.Hour
+	defaultRotationPeriod   = 7 * 24 * time.Hour
+	clockLeeway             = time.Minute // how far verifiers' clocks may lag when deciding that a retired key's tokens have expired
+)
+
+func (c *config) storeFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.database, "database", "", "Postgres URL (postgres://…); empty uses the embedded store under --data-dir")
+	fs.StringVar(&c.dataDir, "data-dir", "rotor-data", "directory of the embedded store")
+	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek)")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, at least 4)")
+}
+
+func (c *config) keyFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.keyAlgs, "key-algs", "RS256,EdDSA", "signing-key lanes to keep")
+	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", defaultRotationPeriod, "automatic key rotation period (0 turns it off)")
+	fs.DurationVar(&c.propagationDelay, "key-propagation-delay", defaultPropagationDelay, "how long a key is published before it may sign; at least --jwks-max-age + --key-poll-interval + 1s")
+	fs.DurationVar(&c.pollInterval, "key-poll-interval", defaultPollInterval, "how often each replica re-reads the key ring (database notifications also trigger a reload)")
+	fs.DurationVar(&c.jwksMaxAge, "jwks-max-age", defaultJWKSMaxAge, "Cache-Control max-age of the JWKS")
+	fs.DurationVar(&c.accessTTL, "access-token-ttl", idp.DefaultAccessTokenTTL, "access token lifetime")
+}
+
+func (c *config) serveFlags(fs *flag.FlagSet) {
+	c.storeFlags(fs)
+	c.keyFlags(fs)
+	fs.StringVar(&c.issuer, "issuer", "", "issuer URL, the iss of every token (default http://<listen address>)")
+	fs.StringVar(&c.listen, "listen", defaultListen, "address to listen on")
+	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
+	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
+	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
+	c.argon2Flags(fs)
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+}
+
+// argon2Flags are the hashing parameters serve and the user commands share.
+func (c *config) argon2Flags(fs *flag.FlagSet) {
+	fs.UintVar(&c.argon2Memory, "argon2-memory", uint(idp.DefaultArgon2.Memory), "argon2id memory in KiB")
+	fs.UintVar(&c.argon2Iterations, "argon2-iterations", uint(idp.DefaultArgon2.Iterations), "argon2id iterations")
+	fs.UintVar(&c.argon2Parallelism, "argon2-parallelism", uint(idp.DefaultArgon2.Parallelism), "argon2id lanes")
+}
+
+// argon2 returns the hashing parameters, checked.
+func (c *config) argon2() (argon2id.Params, error) {
+	p := idp.DefaultArgon2
+	if c.argon2Memory < 1024 || c.argon2Memory > 4<<20 || c.argon2Iterations < 1 || c.argon2Iterations > 100 ||
+		c.argon2Parallelism < 1 || c.argon2Parallelism > 255 {
+		return p, usagef("argon2id parameters out of range (memory 1024 KiB to 4 GiB in KiB, iterations 1 to 100, parallelism 1 to 255)")
+	}
+	p.Memory, p.Iterations, p.Parallelism = uint32(c.argon2Memory), uint32(c.argon2Iterations), uint8(c.argon2Parallelism)
+	return p, nil
+}
+
+// envName is the environment fallback of a flag: --key-poll-interval reads
+// ROTOR_KEY_POLL_INTERVAL.
+func envName(flagName string) string {
+	return "ROTOR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags parses args (flags may come before, between or after the
+// positional arguments), then fills every flag not given on the command line
+// from its environment variable. It returns the positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) ([]string, error) {
+	fs.SetOutput(stderr)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usagef("%s: %v", envName(f.Name), e)
+			}
+		}
+	})
+	return positional, err
+}
+
+// algs parses --key-algs.
+func (c *config) algs() ([]keys.Alg, error) {
+	var out []keys.Alg
+	for _, s := range strings.Split(c.keyAlgs, ",") {
+		switch a := keys.Alg(strings.TrimSpace(s)); a {
+		case keys.RS256, keys.EdDSA:
+			out = append(out, a)
+		default:
+			return nil, usagef("--key-algs: unknown algorithm %q (want RS256 and/or EdDSA)", s)
+		}
+	}
+	return out, nil
+}
+
+// policy checks the key timing settings and returns the rotation policy. The
+// propagation invariant is the heart of zero-downtime rotation: a key must be
+// in every cache before it signs, and a cache can lag by the JWKS max-age
+// plus the time a replica takes to notice the new key.
+func (c *config) policy() (keys.Policy, error) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"access-token-ttl", c.accessTTL}, {"key-poll-interval", c.pollInterval}, {"jwks-max-age", c.jwksMaxAge}, {"key-propagation-delay", c.propagationDelay}} {
+		if d.v <= 0 {
+			return keys.Policy{}, usagef("--%s must be positive", d.name)
+		}
+	}
+	if c.jwksMaxAge < time.Second {
+		return keys.Policy{}, usagef("--jwks-max-age must be at least 1s (Cache-Control counts whole seconds)")
+	}
+	if minP := keys.MinPropagationDelay(c.jwksMaxAge, c.pollInterval); c.propagationDelay < minP {
+		return keys.Policy{}, usagef("--key-propagation-delay %v is too short: a new key must be published for at least "+
+			"--jwks-max-age (%v) + --key-poll-interval (%v) + 1s = %v before it signs, or some verifiers would not know it yet. "+
+			"Raise --key-propagation-delay (ROTOR_KEY_PROPAGATION_DELAY) to %v or more, or lower --jwks-max-age / --key-poll-interval",
+			c.propagationDelay, c.jwksMaxAge, c.pollInterval, minP, minP)
+	}
+	if c.rotationPeriod < 0 {
+		return keys.Policy{}, usagef("--key-rotation-period must not be negative")
+	}
+	if c.rotationPeriod > 0 && c.rotationPeriod <= c.propagationDelay {
+		return keys.Policy{}, usagef("--key-rotation-period (%v) must be longer than --key-propagation-delay (%v)", c.rotationPeriod, c.propagationDelay)
+	}
+	return keys.Policy{
+		RotationPeriod:   c.rotationPeriod,
+		PropagationDelay: c.propagationDelay,
+		// A retired key stays published until every token it signed has
+		// expired everywhere: the longest a replica may still sign with it
+		// (poll), the token lifetime, clock leeway, and the JWKS max-age.
+		RetireAfter: c.pollInterval + c.accessTTL + clockLeeway + c.jwksMaxAge,
+	}, nil
+}
+
+// checkIssuer enforces RFC 8414 §2: an https URL (http only for loopback and
+// local development) with no query or fragment.
+func checkIssuer(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return usagef("--issuer %q must be an absolute http(s) URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return usagef("--issuer %q must not have a query, fragment or user info (RFC 8414 §2)", s)
+	}
+	return nil
+}
