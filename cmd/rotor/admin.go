@@ -59,9 +59,9 @@ func (a *admin) parse(cmd *command, args []string, nargs int, argNames string) e
 }
 
 // open opens the store; admin commands log warnings only.
-func (a *admin) open(c *config) (*backend, error) {
+func (a *admin) open(c *config, withKEKs bool) (*backend, error) {
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openBackend(a.ctx, c, log, a.stderr)
+	return openBackend(a.ctx, c, withKEKs, log, a.stderr)
 }
 
 func (a *admin) printJSON(v any) error {
@@ -128,7 +128,7 @@ func (a *admin) users(args []string) error {
 	if err := a.parse(cmd, args, nargs, argName); err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c)
+	be, err := a.open(cmd.c, false)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (a *admin) clients(args []string) error {
 	if err := a.parse(cmd, args, nargs, argName); err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c)
+	be, err := a.open(cmd.c, false)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (a *admin) keys(args []string) error {
 	if err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c)
+	be, err := a.open(cmd.c, true)
 	if err != nil {
 		return err
 	}

@@ -34,25 +34,33 @@ type backend struct {
 func (b *backend) Close() { b.close() }
 
 // openBackend opens (and migrates) the store the configuration names: Postgres
-// for a postgres:// URL, the embedded store otherwise.
-func openBackend(ctx context.Context, c *config, log *slog.Logger, stderr io.Writer) (*backend, error) {
+// for a postgres:// URL, the embedded store otherwise. Only commands that
+// touch private keys (withKEKs) need the key-encryption keys.
+func openBackend(ctx context.Context, c *config, withKEKs bool, log *slog.Logger, stderr io.Writer) (*backend, error) {
 	if c.database == "" {
 		return nil, errors.New("no --database given (ROTOR_DATABASE): the embedded store is not available yet; pass a postgres:// URL")
 	}
 	if !strings.HasPrefix(c.database, "postgres://") && !strings.HasPrefix(c.database, "postgresql://") {
 		return nil, usagef("--database must be a postgres:// URL")
 	}
-	if c.keks == "" {
-		return nil, usagef("--key-encryption-keys (ROTOR_KEY_ENCRYPTION_KEYS) is required with Postgres: private keys are stored encrypted under it. Make one with: rotor keys new-kek")
-	}
-	keks, err := keys.ParseKEKs(c.keks)
-	if err != nil {
-		return nil, usagef("--key-encryption-keys: %v", err)
+	var keks *keys.KEKSet
+	if withKEKs {
+		if c.keks == "" {
+			return nil, usagef("--key-encryption-keys (ROTOR_KEY_ENCRYPTION_KEYS) is required with Postgres: private keys are stored encrypted under it. Make one with: rotor keys new-kek")
+		}
+		var err error
+		if keks, err = keys.ParseKEKs(c.keks); err != nil {
+			return nil, usagef("--key-encryption-keys: %v", err)
+		}
 	}
 	if err := postgres.Migrate(ctx, c.database); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	s, err := postgres.Open(ctx, c.database, postgres.Options{MaxConns: int32(c.dbMaxConns)})
+	var opts []postgres.Option
+	if c.dbMaxConns > 0 {
+		opts = append(opts, postgres.WithMaxConns(int32(c.dbMaxConns)))
+	}
+	s, err := postgres.Open(ctx, c.database, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func (c *config) storeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", "", "Postgres URL (postgres://…); empty uses the embedded store under --data-dir")
 	fs.StringVar(&c.dataDir, "data-dir", "rotor-data", "directory of the embedded store")
 	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek)")
-	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, at least 4)")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, between 4 and 32)")
 }
 
 func (c *config) keyFlags(fs *flag.FlagSet) {

@@ -71,7 +71,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	be, err := openBackend(ctx, &c, log, stderr)
+	be, err := openBackend(ctx, &c, true, log, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rotor-idp/rotor/internal/proctest"
+)
+
+// TestReplicasConvergeOnCLIRotation runs two real `rotor serve` processes on
+// one database, rotates with the CLI, and checks that both replicas publish
+// the same keys and that a key signs only after both published it.
+func TestReplicasConvergeOnCLIRotation(t *testing.T) {
+	e := newTestEnv(t)
+	secret := e.addClient("svc", "--scopes", "read", "--audience", "https://api.example")
+	a := e.serve("replica-a")
+	b := e.serve("replica-b")
+
+	if diff := cmp.Diff(a.jwksKids(t), b.jwksKids(t)); diff != "" {
+		t.Fatalf("replicas publish different keys (-a +b):\n%s", diff)
+	}
+	if n := len(a.jwksKids(t)); n != 4 {
+		t.Fatalf("%d published keys, want current+next in two lanes", n)
+	}
+
+	// Forcing skips the propagation check; right after it, the fresh next key
+	// is too young to sign and a plain rotation is refused.
+	e.mustCLI("", "keys", "rotate", "--alg", "RS256", "--force")
+	_, _, err := e.cli("", "keys", "rotate", "--alg", "RS256")
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("rotating a young next key: err = %v, want a refusal that mentions --force", err)
+	}
+
+	next := e.keyIn("RS256", "next")
+	for _, r := range []*replica{a, b} {
+		proctest.Await(t, 10*time.Second, r.Name+" to publish the next key", func() bool {
+			return slices.Contains(r.jwksKids(t), next.KID)
+		})
+	}
+	// The propagation delay is wall-clock time that has to pass: wait it out.
+	time.Sleep(time.Until(next.CreatedAt.Add(3 * time.Second)))
+	publishedByBoth := a.jwksKids(t)
+	if diff := cmp.Diff(publishedByBoth, b.jwksKids(t)); diff != "" {
+		t.Fatalf("replicas disagree before rotation (-a +b):\n%s", diff)
+	}
+	out := e.mustCLI("", "keys", "rotate", "--alg", "RS256")
+	if !strings.Contains(out, next.KID+" is now signing") {
+		t.Fatalf("rotate printed %q", out)
+	}
+	newNext := e.keyIn("RS256", "next")
+
+	for _, r := range []*replica{a, b} {
+		proctest.Await(t, 10*time.Second, r.Name+" to sign with the promoted key", func() bool {
+			_, kid := r.token(t, "svc", secret)
+			// Whatever a replica signs with, old key or new, every replica
+			// published it before the rotation.
+			if !slices.Contains(publishedByBoth, kid) {
+				t.Fatalf("%s signed with %s, which was not published before the rotation", r.Name, kid)
+			}
+			return kid == next.KID
+		})
+		proctest.Await(t, 10*time.Second, r.Name+" to publish the new next key", func() bool {
+			return slices.Contains(r.jwksKids(t), newNext.KID)
+		})
+	}
+	if diff := cmp.Diff(a.jwksKids(t), b.jwksKids(t)); diff != "" {
+		t.Fatalf("replicas disagree after rotation (-a +b):\n%s", diff)
+	}
+}
+
+func TestServeRefusesBrokenPropagationInvariant(t *testing.T) {
+	e := newTestEnv(t)
+	e.env["ROTOR_JWKS_MAX_AGE"] = "10s"
+	e.env["ROTOR_KEY_POLL_INTERVAL"] = "2s"
+	e.env["ROTOR_KEY_PROPAGATION_DELAY"] = "5s"
+	_, _, err := e.cli("", "serve")
+	if err == nil {
+		t.Fatal("serve accepted a propagation delay shorter than the JWKS max-age")
+	}
+	for _, want := range []string{"--key-propagation-delay", "--jwks-max-age", "13s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if _, ok := err.(usageError); !ok {
+		t.Errorf("error is %T, want a usage error (exit 2)", err)
+	}
+}
+
+func TestServeWithWrongKEK(t *testing.T) {
+	e := newTestEnv(t)
+	first := e.serve("first")
+	first.Kill()
+
+	right := e.env["ROTOR_KEY_ENCRYPTION_KEYS"]
+	e.env["ROTOR_KEY_ENCRYPTION_KEYS"] = newKEK()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr strings.Builder
+	err := run(ctx, []string{"serve"}, e.getenv, strings.NewReader(""), &stderr, &stderr)
+	if err == nil {
+		t.Fatal("serve started with the wrong key-encryption key")
+	}
+	if !strings.Contains(err.Error(), "key-encryption key") {
+		t.Errorf("error %q does not say the key-encryption key is wrong", err)
+	}
+	for _, secret := range []string{right[len("test:"):], e.env["ROTOR_KEY_ENCRYPTION_KEYS"][len("test:"):]} {
+		if strings.Contains(err.Error(), secret) || strings.Contains(stderr.String(), secret) {
+			t.Error("key material in the error or the log")
+		}
+	}
+}

@@ -1,0 +1,2 @@
+// Package proctest builds Rotor's binaries and runs them as real processes in tests.
+package proctest
