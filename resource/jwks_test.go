@@ -318,7 +318,7 @@ func TestRotation(t *testing.T) {
 	}
 
 	next := iss.NewKey(resourcetest.RS256)
-	iss.Publish(next) // Rotor's "next" state
+	iss.Publish(next)                                       // Rotor's "next" state
 	if err := v.Refresh(context.Background()); err != nil { // the scheduled refresh
 		t.Fatal(err)
 	}

@@ -116,7 +116,6 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
-
 func TestRequireScopeWithoutAuthenticate(t *testing.T) {
 	h := RequireScope("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("handler reached without claims")

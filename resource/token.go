@@ -1,12 +1,14 @@
 package resource
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Bounds on hostile input, checked before any decoding (RFC 8725 §3.1 asks
@@ -274,18 +276,28 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-// jsonString decodes a JSON string literal, quotes included. Strings without
-// escapes, the norm, are converted directly.
+// jsonString decodes a JSON string literal, quotes included. Plain ASCII
+// without escapes, the norm, is converted directly; anything else goes
+// through encoding/json, so escapes and invalid UTF-8 (replaced by U+FFFD)
+// decode exactly as they do for the JWKS.
 func jsonString(lit []byte) (string, bool) {
 	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
 		return "", false
 	}
 	body := lit[1 : len(lit)-1]
-	if !slices.Contains(body, '\\') {
+	plain := true
+	for _, c := range body {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return string(body), true
 	}
 	var s string
-	if err := json.Unmarshal(lit, &s); err != nil {
+	// Clone so the caller's buffer does not escape to the heap.
+	if err := json.Unmarshal(bytes.Clone(lit), &s); err != nil {
 		return "", false
 	}
 	return s, true
