@@ -50,13 +50,14 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a Rotor server on loopback over a fresh Postgres database.
 type env struct {
-	t     *testing.T
-	url   string
-	store *postgres.Store
-	keys  *keys.Manager
-	hooks *idp.TestHooks
-	clock *clock
-	cfg   idp.Config
+	t       testing.TB
+	url     string
+	handler http.Handler
+	store   *postgres.Store
+	keys    *keys.Manager
+	hooks   *idp.TestHooks
+	clock   *clock
+	cfg     idp.Config
 }
 
 func newKEKs(t testing.TB) *keys.KEKSet {
@@ -70,7 +71,7 @@ func newKEKs(t testing.TB) *keys.KEKSet {
 	return k
 }
 
-func newEnv(t *testing.T, configure ...func(*idp.Config)) *env {
+func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := postgres.Open(ctx, pgtest.NewDatabase(t))
@@ -102,7 +103,7 @@ func newEnv(t *testing.T, configure ...func(*idp.Config)) *env {
 		f(&e.cfg)
 	}
 	h, hooks := idp.NewServerForTest(e.cfg, idp.Deps{Users: st, Clients: st, Refresh: st, Pinger: st, Keys: mgr})
-	e.hooks = hooks
+	e.hooks, e.handler = hooks, h
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
