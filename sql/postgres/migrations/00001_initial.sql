@@ -80,12 +80,16 @@ CREATE TABLE refresh_tokens (
     family_id text        NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
     parent    bytea,
     issued_at timestamptz NOT NULL,
-    spent_at  timestamptz
+    spent_at  timestamptz,
+    -- Insertion order. A token can have several children (a retry within the
+    -- reuse interval replaces the first successor); the latest one is its
+    -- successor, and issued_at alone cannot break ties.
+    seq       bigint      GENERATED ALWAYS AS IDENTITY
 );
 
 -- Finding a token's successor; also serves the family_id foreign key (as its
 -- leading column), so no separate family_id index is needed.
-CREATE INDEX refresh_tokens_family_parent ON refresh_tokens (family_id, parent);
+CREATE INDEX refresh_tokens_family_parent ON refresh_tokens (family_id, parent, seq);
 
 -- +goose Down
 
