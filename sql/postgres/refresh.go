@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rotor-idp/rotor/idp"
+)
+
+// CreateFamily implements idp.RefreshStore. first.FamilyID may be empty (it
+// is set to f.ID) but must not name another family. A family for an unknown
+// client is refused with an error matching idp.ErrNotFound.
+func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.RefreshToken) error {
+	const op = "create refresh family"
+	if first.FamilyID == "" {
+		first.FamilyID = f.ID
+	}
+	if first.FamilyID != f.ID {
+		return errorf(op, nil, "first token names another family")
+	}
+	return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx,
+			`INSERT INTO refresh_families
+			   (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
+			nullTime(f.RevokedAt), f.RevokeReason)
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" { // foreign_key_violation
+			return newError(op, idp.ErrNotFound, errors.New("no such client"))
+		}
+		if err != nil {
+			return err
+		}
+		return insertToken(ctx, tx, first)
+	})
+}
+
+func insertToken(ctx context.Context, tx pgx.Tx, t idp.RefreshToken) error {
+	_, err := tx.Exec(ctx,
+		`INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES ($1, $2, $3, $4, $5)`,
+		t.Hash, t.FamilyID, nilIfEmpty(t.Parent), t.IssuedAt, nullTime(t.SpentAt))
+	return err
+}
+
+// stateQuery reads a token, its family and its successor in one statement,
+// hence from one snapshot. A token can have several children (a retry within
+// the reuse interval replaces the first successor): the successor is the one
+// inserted last.
+const stateQuery = `
+SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
+       t.hash, t.parent, t.issued_at, t.spent_at,
+       s.hash, s.parent, s.issued_at, s.spent_at
+FROM refresh_tokens t
+JOIN refresh_families f ON f.id = t.family_id
+LEFT JOIN LATERAL (
+    SELECT c.hash, c.parent, c.issued_at, c.spent_at
+    FROM refresh_tokens c
+    WHERE c.family_id = t.family_id AND c.parent = t.hash
+    ORDER BY c.seq DESC
+    LIMIT 1
+) s ON true
+WHERE t.hash = $1`
+
+func readState(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, hash []byte) (idp.RefreshState, error) {
+	var (
+		st                                 idp.RefreshState
+		f                                  = &st.Family
+		t                                  = &st.Token
+		succ                               idp.RefreshToken
+		authTime, created, expires, revoke pgtype.Timestamptz
+		tIssued, tSpent, sIssued, sSpent   pgtype.Timestamptz
+	)
+	err := q.QueryRow(ctx, stateQuery, hash).Scan(
+		&f.ID, &f.ClientID, &f.Subject, &f.Scope, &authTime, &created, &expires, &revoke, &f.RevokeReason,
+		&t.Hash, &t.Parent, &tIssued, &tSpent,
+		&succ.Hash, &succ.Parent, &sIssued, &sSpent)
+	if err != nil {
+		return idp.RefreshState{}, err
+	}
+	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromNull(authTime), fromNull(created), fromNull(expires), fromNull(revoke)
+	t.FamilyID, t.Parent, t.IssuedAt, t.SpentAt = f.ID, nilIfEmpty(t.Parent), fromNull(tIssued), fromNull(tSpent)
+	if succ.Hash != nil {
+		succ.FamilyID, succ.IssuedAt, succ.SpentAt = f.ID, fromNull(sIssued), fromNull(sSpent)
+		st.Successor = &succ
+	}
+	return st, nil
+}
+
+// UseRefresh implements idp.RefreshStore. It locks the family row FOR
+// UPDATE and only then reads the state, so that a caller that waited for the
+// lock sees what the previous holder committed (read committed takes a new
+// snapshot per statement). Deadlocks and serialisation failures are retried;
+// fn runs again each time.
+//
+// The update's Issue.FamilyID may be empty (it is set to the locked family)
+// but must not name another family, whose lock is not held. SpendSuccessor
+// without a successor does nothing.
+func (s *Store) UseRefresh(ctx context.Context, hash []byte, fn func(idp.RefreshState) (idp.RefreshUpdate, error)) error {
+	const op = "use refresh token"
+	return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
+		var familyID string
+		err := tx.QueryRow(ctx,
+			`SELECT f.id FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
+			 WHERE t.hash = $1 FOR UPDATE OF f`, hash).Scan(&familyID)
+		if err != nil {
+			return err
+		}
+		st, err := readState(ctx, tx, hash)
+		if err != nil {
+			return err
+		}
+		u, err := fn(st)
+		if err != nil {
+			return &callerError{err}
+		}
+		return applyUpdate(ctx, tx, op, st, u)
+	})
+}
+
+func applyUpdate(ctx context.Context, tx pgx.Tx, op string, st idp.RefreshState, u idp.RefreshUpdate) error {
+	b := &pgx.Batch{}
+	const spend = `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL`
+	if !u.SpendToken.IsZero() {
+		b.Queue(spend, st.Token.Hash, u.SpendToken)
+	}
+	if !u.SpendSuccessor.IsZero() && st.Successor != nil {
+		b.Queue(spend, st.Successor.Hash, u.SpendSuccessor)
+	}
+	if u.Issue != nil {
+		t := *u.Issue
+		if t.FamilyID == "" {
+			t.FamilyID = st.Family.ID
+		}
+		if t.FamilyID != st.Family.ID {
+			return errorf(op, nil, "issued token names another family")
+		}
+		b.Queue(`INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES ($1, $2, $3, $4, $5)`,
+			t.Hash, t.FamilyID, nilIfEmpty(t.Parent), t.IssuedAt, nullTime(t.SpentAt))
+	}
+	if !u.RevokeAt.IsZero() {
+		b.Queue(`UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
+			st.Family.ID, u.RevokeAt, u.RevokeReason)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// LookupRefresh implements idp.RefreshStore with one plain SELECT: no lock
+// is taken or waited for.
+func (s *Store) LookupRefresh(ctx context.Context, hash []byte) (idp.RefreshState, error) {
+	var st idp.RefreshState
+	err := s.run(ctx, "look up refresh token", func(ctx context.Context) error {
+		var err error
+		st, err = readState(ctx, s.pool, hash)
+		return err
+	})
+	return st, err
+}
+
+// RevokeFamily implements idp.RefreshStore in one statement; its row lock
+// makes it wait for a UseRefresh holding the family.
+func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) error {
+	return s.run(ctx, "revoke refresh family", func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx,
+			`UPDATE refresh_families
+			 SET revoked_at = COALESCE(revoked_at, $2),
+			     revoke_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoke_reason END
+			 WHERE id = $1`,
+			id, at, reason)
+		if err == nil && tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		return err
+	})
+}
+
+// PurgeRefresh implements idp.RefreshStore: families whose expires_at is
+// before cutoff go, with their tokens through ON DELETE CASCADE.
+func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int
+	err := s.run(ctx, "purge refresh families", func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM refresh_families WHERE expires_at < $1`, cutoff)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
