@@ -285,7 +285,7 @@ func (m *Manager) Maintain(ctx context.Context) error {
 	var errs []error
 	changed := false
 	for _, a := range m.cfg.Algs {
-		c, err := m.update(ctx, a, Op{Kind: Maintain})
+		c, err := m.update(ctx, a, Op{Kind: Maintain}, nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("keys: maintaining %s lane: %w", a, err))
 			continue
@@ -306,11 +306,17 @@ func (m *Manager) Maintain(ctx context.Context) error {
 // replica's lane operations: the first attempt uses what the pool holds, and
 // a plan that needs more aborts its transaction, has them generated, and
 // runs again.
-func (m *Manager) update(ctx context.Context, alg Alg, op Op) (Change, error) {
+//
+// seen, if not nil, gets the lane as it was under the lock when the plan
+// that committed was made.
+func (m *Manager) update(ctx context.Context, alg Alg, op Op, seen *[]Record) (Change, error) {
 	for range 3 {
 		fresh := m.takePool(alg)
 		var applied Change
 		err := m.store.UpdateLane(ctx, alg, func(lane []Record) (Change, error) {
+			if seen != nil {
+				*seen = lane
+			}
 			c, err := Plan(lane, m.now(), m.cfg.Policy, op, fresh)
 			applied = c // UpdateLane may retry; the last call is what committed
 			return c, err
@@ -425,9 +431,11 @@ func (m *Manager) Rotate(ctx context.Context, alg Alg, force bool) (Rotation, er
 	}
 	if cur == "" {
 		// Never started: make the lane, then rotate it like any other.
-		if _, err := m.update(ctx, alg, Op{Kind: Maintain}); err != nil {
+		c, err := m.update(ctx, alg, Op{Kind: Maintain}, nil)
+		if err != nil {
 			return Rotation{}, err
 		}
+		m.logChange(alg, Maintain, c)
 		if cur, err = m.currentKID(ctx, alg); err != nil {
 			return Rotation{}, err
 		}
@@ -435,7 +443,7 @@ func (m *Manager) Rotate(ctx context.Context, alg Alg, force bool) (Rotation, er
 	if err := m.fillPool(ctx, alg, 1); err != nil {
 		return Rotation{}, err
 	}
-	c, err := m.update(ctx, alg, Op{Kind: Rotate, Force: force, ExpectCurrent: cur})
+	c, err := m.update(ctx, alg, Op{Kind: Rotate, Force: force, ExpectCurrent: cur}, nil)
 	if err != nil {
 		if errors.Is(err, ErrConcurrentRotation) {
 			m.reloadOrLog(ctx)
@@ -515,14 +523,21 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (Revocation, error) {
 			return Revocation{}, err
 		}
 	}
-	c, err := m.update(ctx, alg, Op{Kind: Revoke, KID: kid})
+	var lane []Record
+	c, err := m.update(ctx, alg, Op{Kind: Revoke, KID: kid}, &lane)
 	if err != nil {
 		return Revocation{}, err
 	}
 	m.logChange(alg, Revoke, c)
-	rev := Revocation{KID: kid, Alg: alg, PreviousState: recs[i].State}
+	// Report the key as the lock found it, which may differ from the read
+	// above if another process changed the lane in between.
+	prev := recs[i]
+	if j := slices.IndexFunc(lane, func(r Record) bool { return r.KID == kid }); j >= 0 {
+		prev = lane[j]
+	}
+	rev := Revocation{KID: kid, Alg: alg, PreviousState: prev.State}
 	if c.Empty() {
-		rev.AlreadyRevoked, rev.PreviousState, rev.At = true, StateRevoked, recs[i].RevokedAt
+		rev.AlreadyRevoked, rev.At = true, prev.RevokedAt
 	}
 	for _, r := range slices.Concat(c.Update, c.Insert) {
 		switch {
