@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rotor-idp/rotor/idp"
+)
+
+// errNoToken is the one not-found answer for refresh tokens; it names no
+// hash, since a hash is as good as the token to whoever can query the store.
+var errNoToken = fmt.Errorf("sqlite: no such refresh token: %w", idp.ErrNotFound)
+
+// purgeBatch bounds how many families one PurgeRefresh transaction deletes,
+// so that a large purge never holds the write lock for long and the token
+// endpoint keeps going meanwhile.
+const purgeBatch = 500
+
+// CreateFamily stores a new family and its first token in one transaction.
+func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.RefreshToken) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	if first.FamilyID != "" && first.FamilyID != f.ID {
+		return errors.New("sqlite: create refresh family: the first token belongs to another family")
+	}
+	err := s.write(ctx, false, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
+			nullMicros(f.RevokedAt), f.RevokeReason)
+		if isForeignKey(err) {
+			return fmt.Errorf("sqlite: create refresh family: no client %q: %w", f.ClientID, idp.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return insertToken(ctx, tx.StmtContext(ctx, s.stmts.insertToken), f.ID, first)
+	})
+	return s.mapErr(ctx, "create refresh family", err)
+}
+
+// UseRefresh finds the token, takes the database write lock (which stands
+// in for the family lock: SQLite has one lock per database), reads the
+// token, its family and its successor, and applies what fn decides in the
+// same transaction.
+func (s *Store) UseRefresh(ctx context.Context, hash []byte, fn func(idp.RefreshState) (idp.RefreshUpdate, error)) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	// An unknown token is the common case for garbage and guessing; answer
+	// it from a reader so that it never queues for the write lock.
+	err := s.retry(ctx, func() error {
+		var one int
+		return s.stmts.tokenExists.QueryRowContext(ctx, hash).Scan(&one)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNoToken
+	}
+	if err != nil {
+		return s.mapErr(ctx, "use refresh token", err)
+	}
+
+	err = s.write(ctx, false, func(tx *sql.Tx) error {
+		st, err := scanState(tx.StmtContext(ctx, s.stmts.refreshStateW).QueryRowContext(ctx, hash))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errNoToken // purged or its client deleted since the check above
+		}
+		if err != nil {
+			return err
+		}
+		u, err := fn(st)
+		if err != nil {
+			return callbackError{err}
+		}
+		return s.apply(ctx, tx, st, u)
+	})
+	return s.mapErr(ctx, "use refresh token", err)
+}
+
+// apply makes the changes u asks for. Spending and revoking only ever fill
+// a time that is still empty, so the first spend and the first revocation
+// are the ones kept.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u idp.RefreshUpdate) error {
+	if !u.SpendToken.IsZero() {
+		if _, err := tx.StmtContext(ctx, s.stmts.spendToken).ExecContext(ctx, micros(u.SpendToken), st.Token.Hash); err != nil {
+			return err
+		}
+	}
+	if !u.SpendSuccessor.IsZero() {
+		if st.Successor == nil {
+			return errors.New("sqlite: use refresh token: the update spends a successor the token does not have")
+		}
+		if _, err := tx.StmtContext(ctx, s.stmts.spendToken).ExecContext(ctx, micros(u.SpendSuccessor), st.Successor.Hash); err != nil {
+			return err
+		}
+	}
+	if u.Issue != nil {
+		if u.Issue.FamilyID != "" && u.Issue.FamilyID != st.Family.ID {
+			return errors.New("sqlite: use refresh token: the update issues a token into another family")
+		}
+		if err := insertToken(ctx, tx.StmtContext(ctx, s.stmts.insertToken), st.Family.ID, *u.Issue); err != nil {
+			return err
+		}
+	}
+	if !u.RevokeAt.IsZero() {
+		if _, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, micros(u.RevokeAt), u.RevokeReason, st.Family.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LookupRefresh returns the state of the token, read from one snapshot,
+// without locking anything.
+func (s *Store) LookupRefresh(ctx context.Context, hash []byte) (idp.RefreshState, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	var st idp.RefreshState
+	err := s.retry(ctx, func() error {
+		var err error
+		st, err = scanState(s.stmts.refreshStateR.QueryRowContext(ctx, hash))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return idp.RefreshState{}, errNoToken
+	}
+	if err != nil {
+		return idp.RefreshState{}, s.mapErr(ctx, "look up refresh token", err)
+	}
+	return st, nil
+}
+
+// RevokeFamily revokes the family unless it is revoked already, in which
+// case the first revocation's time and reason stay.
+func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Time) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	err := s.write(ctx, true, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, micros(at), reason, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM refresh_families WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: no refresh family %q: %w", id, idp.ErrNotFound)
+		}
+		return err
+	})
+	return s.mapErr(ctx, "revoke refresh family", err)
+}
+
+// PurgeRefresh deletes the families that expired before cutoff, their
+// tokens going with them (ON DELETE CASCADE), in batches of purgeBatch
+// families per transaction. If it fails part way, what it deleted stays
+// deleted and the count says how much that was.
+func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	total := 0
+	for {
+		var n int64
+		err := s.write(ctx, false, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `
+DELETE FROM refresh_families WHERE id IN (
+    SELECT id FROM refresh_families WHERE expires_at < ? LIMIT ?)`, micros(cutoff), purgeBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, s.mapErr(ctx, "purge refresh families", err)
+		}
+		total += int(n)
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+func insertToken(ctx context.Context, stmt *sql.Stmt, familyID string, t idp.RefreshToken) error {
+	var parent any // NULL, not an empty blob, for "first of its family"
+	if t.Parent != nil {
+		parent = t.Parent
+	}
+	_, err := stmt.ExecContext(ctx, t.Hash, familyID, parent, micros(t.IssuedAt), nullMicros(t.SpentAt))
+	return err
+}
+
+func scanState(row scanner) (idp.RefreshState, error) {
+	var (
+		st                             idp.RefreshState
+		f                              = &st.Family
+		t                              = &st.Token
+		auth, created, expires, issued int64
+		revoked, spent                 sql.NullInt64
+		sHash, sParent                 []byte
+		sIssued, sSpent                sql.NullInt64
+	)
+	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
+		&t.Hash, &t.Parent, &issued, &spent,
+		&sHash, &sParent, &sIssued, &sSpent)
+	if err != nil {
+		return idp.RefreshState{}, err
+	}
+	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromMicros(auth), fromMicros(created), fromMicros(expires), fromNullMicros(revoked)
+	t.FamilyID, t.IssuedAt, t.SpentAt = f.ID, fromMicros(issued), fromNullMicros(spent)
+	if sHash != nil {
+		st.Successor = &idp.RefreshToken{
+			Hash: sHash, FamilyID: f.ID, Parent: sParent,
+			IssuedAt: fromMicros(sIssued.Int64), SpentAt: fromNullMicros(sSpent),
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,83 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// stmts are the statements prepared once per Store: the ones on the token
+// endpoint's path, where compiling SQL would be a good part of each call.
+// The rest are compiled per call; SQLite compiles in microseconds.
+type stmts struct {
+	// Writer statements, used inside write transactions via tx.StmtContext,
+	// which reuses the writer connection's prepared statement.
+	refreshStateW *sql.Stmt
+	spendToken    *sql.Stmt
+	insertToken   *sql.Stmt
+	revokeFamily  *sql.Stmt
+
+	// Reader statements.
+	refreshStateR *sql.Stmt
+	tokenExists   *sql.Stmt
+	clientByID    *sql.Stmt
+	userByName    *sql.Stmt
+	allKeys       *sql.Stmt
+	keysVersion   *sql.Stmt
+
+	all []*sql.Stmt
+}
+
+// refreshStateSQL reads a token, its family and its successor in one
+// statement, hence from one snapshot. The successor is the most recently
+// issued child: a client that retries within the reuse interval leaves
+// several children of one token.
+const refreshStateSQL = `
+SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
+       t.hash, t.parent, t.issued_at, t.spent_at,
+       s.hash, s.parent, s.issued_at, s.spent_at
+FROM refresh_tokens AS t
+JOIN refresh_families AS f ON f.id = t.family_id
+LEFT JOIN refresh_tokens AS s ON s.rowid = (
+    SELECT c.rowid FROM refresh_tokens AS c
+    WHERE c.family_id = t.family_id AND c.parent = t.hash
+    ORDER BY c.issued_at DESC, c.rowid DESC
+    LIMIT 1)
+WHERE t.hash = ?`
+
+const (
+	userColumns   = `id, name, password_hash, disabled, created_at, updated_at`
+	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at`
+	keyColumns    = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
+)
+
+func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
+	var errs []error
+	prep := func(db *sql.DB, query string) *sql.Stmt {
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		s.all = append(s.all, st)
+		return st
+	}
+	s.refreshStateW = prep(w, refreshStateSQL)
+	s.spendToken = prep(w, `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`)
+	s.insertToken = prep(w, `INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES (?, ?, ?, ?, ?)`)
+	s.revokeFamily = prep(w, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`)
+
+	s.refreshStateR = prep(r, refreshStateSQL)
+	s.tokenExists = prep(r, `SELECT 1 FROM refresh_tokens WHERE hash = ?`)
+	s.clientByID = prep(r, `SELECT `+clientColumns+` FROM clients WHERE id = ?`)
+	s.userByName = prep(r, `SELECT `+userColumns+` FROM users WHERE name = ?`)
+	s.allKeys = prep(r, `SELECT `+keyColumns+` FROM signing_keys ORDER BY alg, created_at, kid`)
+	s.keysVersion = prep(r, `SELECT version FROM signing_keys_version WHERE id = 1`)
+	return errors.Join(errs...)
+}
+
+func (s *stmts) close() {
+	for _, st := range s.all {
+		_ = st.Close()
+	}
+}
