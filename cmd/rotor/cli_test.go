@@ -81,7 +81,7 @@ func TestCLIKeys(t *testing.T) {
 	e := newTestEnv(t)
 	e.mustCLI("", "keys", "rotate", "--force") // creates the ring, then rotates every lane
 	out := e.mustCLI("", "keys", "list", "--json")
-	for _, private := range []string{`"d"`, `"p"`, `"sealed"`, "PRIVATE", e.env["ROTOR_KEY_ENCRYPTION_KEYS"][5:]} {
+	for _, private := range []string{`"d"`, `"p"`, `"sealed"`, "PRIVATE", e.Env["ROTOR_KEY_ENCRYPTION_KEYS"][5:]} {
 		if strings.Contains(out, private) {
 			t.Errorf("keys list --json contains %s", private)
 		}
@@ -111,9 +111,9 @@ func TestCLIKeys(t *testing.T) {
 	}
 	// KEK rotation: a new primary, the old one kept to open, rewrap, then
 	// the old one can go.
-	e.env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek) + "," + e.env["ROTOR_KEY_ENCRYPTION_KEYS"]
+	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek) + "," + e.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
 	e.mustCLI("", "keys", "rewrap")
-	e.env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek)
+	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek)
 	e.mustCLI("", "keys", "rotate", "--force", "--alg", "EdDSA")
 }
 
@@ -128,7 +128,7 @@ func TestCLIUsage(t *testing.T) {
 	if out := e.mustCLI("", "help"); !strings.Contains(out, "rotor serve") {
 		t.Errorf("help: %q", out)
 	}
-	e.env["ROTOR_JWKS_MAX_AGE"] = "soon"
+	e.Env["ROTOR_JWKS_MAX_AGE"] = "soon"
 	if _, _, err := e.cli("", "keys", "list"); err == nil || !strings.Contains(err.Error(), "ROTOR_JWKS_MAX_AGE") {
 		t.Errorf("bad environment value: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotor-idp/rotor/internal/proctest"
+	"github.com/rotor-idp/rotor/internal/rotortest"
 )
 
 // TestReplicasConvergeOnCLIRotation runs two real `rotor serve` processes on
@@ -17,13 +18,13 @@ import (
 func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 	e := newTestEnv(t)
 	secret := e.addClient("svc", "--scopes", "read", "--audience", "https://api.example")
-	a := e.serve("replica-a")
-	b := e.serve("replica-b")
+	a := e.Serve("replica-a")
+	b := e.Serve("replica-b")
 
-	if diff := cmp.Diff(a.jwksKids(t), b.jwksKids(t)); diff != "" {
+	if diff := cmp.Diff(a.JWKSKids(t), b.JWKSKids(t)); diff != "" {
 		t.Fatalf("replicas publish different keys (-a +b):\n%s", diff)
 	}
-	if n := len(a.jwksKids(t)); n != 4 {
+	if n := len(a.JWKSKids(t)); n != 4 {
 		t.Fatalf("%d published keys, want current+next in two lanes", n)
 	}
 
@@ -36,15 +37,15 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 	}
 
 	next := e.keyIn("RS256", "next")
-	for _, r := range []*replica{a, b} {
+	for _, r := range []*rotortest.Replica{a, b} {
 		proctest.Await(t, 10*time.Second, r.Name+" to publish the next key", func() bool {
-			return slices.Contains(r.jwksKids(t), next.KID)
+			return slices.Contains(r.JWKSKids(t), next.KID)
 		})
 	}
 	// The propagation delay is wall-clock time that has to pass: wait it out.
 	time.Sleep(time.Until(next.CreatedAt.Add(3 * time.Second)))
-	publishedByBoth := a.jwksKids(t)
-	if diff := cmp.Diff(publishedByBoth, b.jwksKids(t)); diff != "" {
+	publishedByBoth := a.JWKSKids(t)
+	if diff := cmp.Diff(publishedByBoth, b.JWKSKids(t)); diff != "" {
 		t.Fatalf("replicas disagree before rotation (-a +b):\n%s", diff)
 	}
 	out := e.mustCLI("", "keys", "rotate", "--alg", "RS256")
@@ -53,9 +54,9 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 	}
 	newNext := e.keyIn("RS256", "next")
 
-	for _, r := range []*replica{a, b} {
+	for _, r := range []*rotortest.Replica{a, b} {
 		proctest.Await(t, 10*time.Second, r.Name+" to sign with the promoted key", func() bool {
-			_, kid := r.token(t, "svc", secret)
+			kid := rotortest.KID(t, r.ClientCredentials(t, "svc", secret))
 			// Whatever a replica signs with, old key or new, every replica
 			// published it before the rotation.
 			if !slices.Contains(publishedByBoth, kid) {
@@ -64,19 +65,19 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 			return kid == next.KID
 		})
 		proctest.Await(t, 10*time.Second, r.Name+" to publish the new next key", func() bool {
-			return slices.Contains(r.jwksKids(t), newNext.KID)
+			return slices.Contains(r.JWKSKids(t), newNext.KID)
 		})
 	}
-	if diff := cmp.Diff(a.jwksKids(t), b.jwksKids(t)); diff != "" {
+	if diff := cmp.Diff(a.JWKSKids(t), b.JWKSKids(t)); diff != "" {
 		t.Fatalf("replicas disagree after rotation (-a +b):\n%s", diff)
 	}
 }
 
 func TestServeRefusesBrokenPropagationInvariant(t *testing.T) {
 	e := newTestEnv(t)
-	e.env["ROTOR_JWKS_MAX_AGE"] = "10s"
-	e.env["ROTOR_KEY_POLL_INTERVAL"] = "2s"
-	e.env["ROTOR_KEY_PROPAGATION_DELAY"] = "5s"
+	e.Env["ROTOR_JWKS_MAX_AGE"] = "10s"
+	e.Env["ROTOR_KEY_POLL_INTERVAL"] = "2s"
+	e.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "5s"
 	_, _, err := e.cli("", "serve")
 	if err == nil {
 		t.Fatal("serve accepted a propagation delay shorter than the JWKS max-age")
@@ -93,11 +94,11 @@ func TestServeRefusesBrokenPropagationInvariant(t *testing.T) {
 
 func TestServeWithWrongKEK(t *testing.T) {
 	e := newTestEnv(t)
-	first := e.serve("first")
+	first := e.Serve("first")
 	first.Kill()
 
-	right := e.env["ROTOR_KEY_ENCRYPTION_KEYS"]
-	e.env["ROTOR_KEY_ENCRYPTION_KEYS"] = newKEK()
+	right := e.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
+	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = rotortest.NewKEK()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr strings.Builder
@@ -108,7 +109,7 @@ func TestServeWithWrongKEK(t *testing.T) {
 	if !strings.Contains(err.Error(), "key-encryption key") {
 		t.Errorf("error %q does not say the key-encryption key is wrong", err)
 	}
-	for _, secret := range []string{right[len("test:"):], e.env["ROTOR_KEY_ENCRYPTION_KEYS"][len("test:"):]} {
+	for _, secret := range []string{right[len("test:"):], e.Env["ROTOR_KEY_ENCRYPTION_KEYS"][len("test:"):]} {
 		if strings.Contains(err.Error(), secret) || strings.Contains(stderr.String(), secret) {
 			t.Error("key material in the error or the log")
 		}
