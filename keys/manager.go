@@ -202,9 +202,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 
 // Run keeps the ring current until ctx is done: it reloads when the store
 // says keys changed (if it is a Watcher, resubscribing with backoff when the
-// subscription breaks) and every PollInterval, and runs Maintain every
-// MaintainInterval. Failures are logged and the last good snapshot keeps
-// serving. Run returns after its goroutines have stopped.
+// subscription breaks), every PollInterval, and soon after a failed reload,
+// and it runs Maintain every MaintainInterval. Failures are logged and the
+// last good snapshot keeps serving. Run returns after its goroutines have
+// stopped.
 func (m *Manager) Run(ctx context.Context) {
 	kick := make(chan struct{}, 1)
 	notify := func() {
@@ -223,14 +224,32 @@ func (m *Manager) Run(ctx context.Context) {
 	defer poll.Stop()
 	maint := time.NewTimer(jitter(m.cfg.MaintainInterval))
 	defer maint.Stop()
+	// After a failed reload, retry sooner than the next poll (1s doubling,
+	// up to PollInterval), so a replica that missed a change during a
+	// database blip catches up as soon as the database is back.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	const minRetry = time.Second
+	retryIn := minRetry
+	reload := func() {
+		if m.reloadOrLog(ctx) {
+			retryIn = minRetry
+			return
+		}
+		retry.Reset(jitter(min(retryIn, m.cfg.PollInterval)))
+		retryIn = min(2*retryIn, m.cfg.PollInterval)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-kick:
-			m.reloadOrLog(ctx)
+			reload()
 		case <-poll.C:
-			m.reloadOrLog(ctx)
+			reload()
+		case <-retry.C:
+			reload()
 		case <-maint.C:
 			if err := m.Maintain(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("keys: maintenance failed", "err", err)
@@ -240,10 +259,13 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
-func (m *Manager) reloadOrLog(ctx context.Context) {
-	if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+// reloadOrLog reloads and reports success; a failure is logged.
+func (m *Manager) reloadOrLog(ctx context.Context) bool {
+	err := m.Reload(ctx)
+	if err != nil && ctx.Err() == nil {
 		m.log.Error("keys: reload failed; keeping the last good key ring", "err", err, "version", m.Snapshot().Version())
 	}
+	return err == nil
 }
 
 // watch subscribes to change notifications and resubscribes after a failure
