@@ -102,8 +102,22 @@ func assertRedacted(t *testing.T, v any, secrets ...[]byte) {
 		slog.New(slog.NewTextHandler(&buf, nil)).Info("msg", "v", h)
 		outs = append(outs, buf.String())
 	}
+	// fmt prefers Format, so call the other methods directly too.
 	if e, ok := v.(error); ok {
 		outs = append(outs, e.Error())
+	}
+	if s, ok := v.(fmt.Stringer); ok {
+		outs = append(outs, s.String())
+	}
+	if s, ok := v.(fmt.GoStringer); ok {
+		outs = append(outs, s.GoString())
+	}
+	if s, ok := v.(slog.LogValuer); ok {
+		outs = append(outs, s.LogValue().Resolve().String())
+	}
+	if s, ok := v.(json.Marshaler); ok {
+		j, _ := s.MarshalJSON()
+		outs = append(outs, string(j))
 	}
 	for _, out := range outs {
 		for _, s := range secrets {

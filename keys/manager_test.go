@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -858,4 +859,54 @@ func TestManagerResubscribes(t *testing.T) {
 	await(t, b, "the rotation after resubscribing", func(s *keys.Snapshot) bool {
 		return signerKID(s, keys.EdDSA) == rot.Current
 	})
+}
+
+func TestNewManagerRefusesBadConfig(t *testing.T) {
+	// Open does not connect, and NewManager must not either.
+	store, err := postgres.Open(t.Context(), "postgres://rotor@127.0.0.1:1/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	good := keys.Config{
+		Algs:         []keys.Alg{keys.EdDSA},
+		Policy:       keys.Policy{PropagationDelay: testP, RetireAfter: testRetire},
+		PollInterval: time.Minute,
+		KEKs:         mustKEKs(t, kek1),
+	}
+	tests := []struct {
+		name  string
+		store keys.Store
+		edit  func(*keys.Config)
+		want  string
+	}{
+		{"nil store", nil, func(*keys.Config) {}, "a Store is required"},
+		{"no algorithms", store, func(c *keys.Config) { c.Algs = nil }, "at least one signing algorithm"},
+		{"unknown algorithm", store, func(c *keys.Config) { c.Algs = []keys.Alg{"HS256"} }, `unsupported signing algorithm "HS256"`},
+		{"algorithm twice", store, func(c *keys.Config) { c.Algs = []keys.Alg{keys.EdDSA, keys.EdDSA} }, "enabled twice"},
+		{"no KEKs", store, func(c *keys.Config) { c.KEKs = nil }, "key-encryption keys are required"},
+		{"bad policy", store, func(c *keys.Config) { c.Policy.RetireAfter = 0 }, "RetireAfter must be positive"},
+		{"no poll interval", store, func(c *keys.Config) { c.PollInterval = 0 }, "PollInterval must be positive"},
+		{"negative maintain interval", store, func(c *keys.Config) { c.MaintainInterval = -time.Second }, "MaintainInterval must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			tt.edit(&cfg)
+			_, err := keys.NewManager(tt.store, cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewManager error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	m, err := keys.NewManager(store, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b64, _ := strings.Cut(kek1, ":")
+	for _, out := range []string{fmt.Sprintf("%v|%+v|%#v|%s|%x", m, m, m, m, m), m.String()} {
+		if strings.Contains(out, b64[:12]) || !strings.Contains(out, "keys.Manager(") {
+			t.Errorf("Manager prints as %q", out)
+		}
+	}
 }
