@@ -55,7 +55,7 @@ type kek struct {
 func ParseKEKs(s string) (*KEKSet, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("keys: no key-encryption keys configured (want id:base64key[,id2:base64key…]; `rotor keys generate-kek` makes one)")
+		return nil, errors.New("keys: no key-encryption keys configured (want id:base64key[,id2:base64key…]; `rotor keys new-kek` makes one)")
 	}
 	set := &KEKSet{}
 	seen := map[string]bool{}
@@ -67,7 +67,7 @@ func ParseKEKs(s string) (*KEKSet, error) {
 		}
 		id = strings.TrimSpace(id)
 		if !validKEKID(id) {
-			return nil, fmt.Errorf("keys: key-encryption key entry %d: id must be non-empty and made of A-Z, a-z, 0-9, '_' and '-'", i+1)
+			return nil, fmt.Errorf("keys: key-encryption key entry %d: id must be 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'", i+1)
 		}
 		if seen[id] {
 			return nil, fmt.Errorf("keys: key-encryption key id %q appears twice", id)

@@ -114,9 +114,9 @@ func (k *SigningKey) AppendSign(dst, payload []byte) ([]byte, error) {
 		// RFC 8037 §3.1: Ed25519 signs the JWS Signing Input itself.
 		sig = ed25519.Sign(*k.priv.ed, input)
 	} else {
-		// RFC 7518 §3.3: RSASSA-PKCS1-v1_5 over SHA-256 of the input. A nil
-		// random source is fine: PKCS #1 v1.5 signing is deterministic and
-		// Go always blinds the private-key operation.
+		// RFC 7518 §3.3: RSASSA-PKCS1-v1_5 over SHA-256 of the input. The
+		// scheme is deterministic and crypto/rsa ignores the random
+		// source, so nil it is.
 		digest := sha256.Sum256(input)
 		var err error
 		sig, err = rsa.SignPKCS1v15(nil, k.priv.rsa, crypto.SHA256, digest[:])
