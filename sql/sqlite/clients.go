@@ -21,7 +21,7 @@ func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 		}
 	}
 	var secret any // NULL, not an empty blob, for "no secret"
-	if c.SecretHash != nil {
+	if len(c.SecretHash) > 0 {
 		secret = c.SecretHash
 	}
 	err := s.write(ctx, true, func(tx *sql.Tx) error {

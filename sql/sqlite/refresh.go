@@ -188,7 +188,7 @@ DELETE FROM refresh_families WHERE id IN (
 
 func insertToken(ctx context.Context, stmt *sql.Stmt, familyID string, t idp.RefreshToken) error {
 	var parent any // NULL, not an empty blob, for "first of its family"
-	if t.Parent != nil {
+	if len(t.Parent) > 0 {
 		parent = t.Parent
 	}
 	_, err := stmt.ExecContext(ctx, t.Hash, familyID, parent, micros(t.IssuedAt), nullMicros(t.SpentAt))

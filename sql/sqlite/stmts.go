@@ -29,9 +29,14 @@ type stmts struct {
 }
 
 // refreshStateSQL reads a token, its family and its successor in one
-// statement, hence from one snapshot. The successor is the most recently
-// issued child: a client that retries within the reuse interval leaves
-// several children of one token.
+// statement, hence from one snapshot. The successor is the child issued
+// last (a client that retries within the reuse interval leaves several
+// children of one token). "Last" is insertion order, the rowid, not
+// issued_at: a clock that stepped back must not make an older child the
+// successor, and equal issued_at values need a tie-break anyway. Siblings
+// coexist, so a later one always gets a larger rowid; and since every
+// SQLite index ends with the rowid, refresh_tokens_family_parent yields
+// the latest child without a sort.
 const refreshStateSQL = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
        t.hash, t.parent, t.issued_at, t.spent_at,
@@ -41,7 +46,7 @@ JOIN refresh_families AS f ON f.id = t.family_id
 LEFT JOIN refresh_tokens AS s ON s.rowid = (
     SELECT c.rowid FROM refresh_tokens AS c
     WHERE c.family_id = t.family_id AND c.parent = t.hash
-    ORDER BY c.issued_at DESC, c.rowid DESC
+    ORDER BY c.rowid DESC
     LIMIT 1)
 WHERE t.hash = ?`
 

@@ -171,12 +171,6 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		// PRAGMA optimize is what SQLite recommends on closing a connection
-		// that ran queries: it refreshes planner statistics where they went
-		// stale. It is cheap and optional, so its errors do not matter.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, _ = s.w.ExecContext(ctx, "PRAGMA optimize")
-		cancel()
 		s.stmts.close()
 		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
 	})

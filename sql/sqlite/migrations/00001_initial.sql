@@ -118,9 +118,11 @@ CREATE TABLE refresh_tokens (
     spent_at  INTEGER
 ) STRICT;
 
--- Finding a token's successor. Its leading column also serves the family_id
--- foreign key (the cascade from refresh_families), so a separate family_id
--- index would only slow every insert down.
+-- Finding a token's successor, its latest child by insertion order: SQLite
+-- appends the rowid to every index, so this is (family_id, parent, rowid),
+-- the counterpart of Postgres' (family_id, parent, seq). Its leading column
+-- also serves the family_id foreign key (the cascade from refresh_families),
+-- so a separate family_id index would only slow every insert down.
 CREATE INDEX refresh_tokens_family_parent ON refresh_tokens (family_id, parent);
 
 -- +goose Down
