@@ -264,3 +264,29 @@ func (c *Cluster) Start() {
 		c.t.Fatal(err)
 	}
 }
+
+// Throwaway starts a dedicated cluster outside of a test — for the load
+// command, which measures Rotor on a Postgres of its own — with a migrated
+// database "rotor". It returns that database's URL and a function that stops
+// the server and removes its files. Without Postgres binaries it fails.
+func Throwaway() (url string, stop func(), err error) {
+	bins, err := findBinaries(defaultLookup())
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := newServer(bins)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := adminExec(srv.adminURL(), "CREATE DATABASE rotor"); err != nil {
+		srv.destroy()
+		return "", nil, fmt.Errorf("pgtest: create database: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := migrations.Up(ctx, srv.url("rotor")); err != nil {
+		srv.destroy()
+		return "", nil, fmt.Errorf("pgtest: migrate: %w", err)
+	}
+	return srv.url("rotor"), srv.destroy, nil
+}

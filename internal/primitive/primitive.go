@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -78,6 +80,41 @@ func Verify(alg string) (Op, error) {
 
 // Run performs the operation once.
 func (o Op) Run() { o.run() }
+
+// CPUPerOp runs the operation n times on one OS thread and returns the mean
+// CPU time of one, read from the kernel's per-thread accounting: unlike wall
+// time it does not grow when other processes share the machine, so it
+// compares with a server's CPU time per request.
+func (o Op) CPUPerOp(n int) (time.Duration, error) {
+	if n < 1 {
+		n = 1
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, err := threadCPU()
+	if err != nil {
+		return 0, err
+	}
+	for range n {
+		o.run()
+	}
+	after, err := threadCPU()
+	if err != nil {
+		return 0, err
+	}
+	return (after - before) / time.Duration(n), nil
+}
+
+// threadCPU is the calling thread's user+system CPU time (Linux
+// RUSAGE_THREAD).
+func threadCPU() (time.Duration, error) {
+	const rusageThread = 1
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0, fmt.Errorf("primitive: getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
 
 // PerOp runs the operation n times and returns the mean time of one.
 func (o Op) PerOp(n int) time.Duration {
