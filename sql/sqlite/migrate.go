@@ -32,6 +32,11 @@ var sqliteHeader = []byte("SQLite format 3\x00")
 // once take turns (a lock file in dir). Open calls it; `rotor migrate` may
 // call it on its own.
 func Migrate(ctx context.Context, dir string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultOpenTimeout)
+		defer cancel()
+	}
 	_, _, err := prepare(ctx, dir, config{busyTimeout: defaultBusyTimeout})
 	return err
 }

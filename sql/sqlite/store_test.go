@@ -230,6 +230,7 @@ func TestRefusesBadFiles(t *testing.T) {
 				s.Close()
 				t.Fatal("Open succeeded")
 			}
+			t.Logf("Open: %v", err)
 			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Open error = %q\nwant one naming %s and saying %q", err, path, tt.wantErr)
 			}
@@ -327,6 +328,7 @@ func TestRefusesBadDirectories(t *testing.T) {
 				s.Close()
 				t.Fatal("Open succeeded")
 			}
+			t.Logf("Open: %v", err)
 			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Open error = %q\nwant one naming %s and saying %q", err, dir, tt.wantErr)
 			}
@@ -474,6 +476,7 @@ func TestLockedDatabase(t *testing.T) {
 			for _, c := range calls {
 				began := time.Now()
 				err := c.call(w.ctx(t))
+				t.Logf("%s: %v", c.name, err)
 				if !errors.Is(err, idp.ErrUnavailable) || (c.also != nil && !errors.Is(err, c.also)) || !strings.Contains(err.Error(), w.cause) {
 					t.Errorf("%s = %v; want ErrUnavailable (and %v) saying %q", c.name, err, c.also, w.cause)
 				}
@@ -590,5 +593,59 @@ func TestSuccessorIsLastIssued(t *testing.T) {
 	}
 	if d := cmp.Diff(&children[1], st.Successor); d != "" {
 		t.Errorf("successor (-want +got):\n%s", d)
+	}
+}
+
+// TestCorruptionFoundLater: damage in pages Open does not read surfaces on
+// the first call that reads them, as an error naming the file, not as "not
+// found".
+func TestCorruptionFoundLater(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rotor.db")
+	s, err := sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreateClient(t, s, "c1")
+	tok := idp.RefreshToken{Hash: hashOf("t"), IssuedAt: testTime}
+	f := idp.Family{ID: "f1", ClientID: "c1", Subject: "u1", AuthTime: testTime, CreatedAt: testTime, ExpiresAt: testTime.Add(time.Hour)}
+	if err := errors.Join(s.CreateFamily(t.Context(), f, tok), s.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Trash the pages of refresh_tokens and its indexes.
+	var pageSize int64
+	var roots []int64
+	db := rawDB(t, dir)
+	if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT rootpage FROM sqlite_schema WHERE tbl_name = 'refresh_tokens' AND rootpage > 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		roots = append(roots, p)
+	}
+	rows.Close()
+	db.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range roots {
+		copy(b[(p-1)*pageSize:p*pageSize], bytes.Repeat([]byte{0x5A}, int(pageSize)))
+	}
+	write(t, path, b)
+
+	s = open(t, dir)
+	_, err = s.LookupRefresh(t.Context(), tok.Hash)
+	t.Logf("LookupRefresh: %v", err)
+	if err == nil || errors.Is(err, idp.ErrNotFound) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "is corrupt") {
+		t.Errorf("LookupRefresh on a damaged table = %v, want an error naming %s as corrupt", err, path)
 	}
 }
