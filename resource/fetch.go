@@ -75,26 +75,22 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 
 // refreshLoop refetches the key set when its max-age runs out and backs off
 // after failures.
-func (v *Verifier) refreshLoop() {
+func (v *Verifier) refreshLoop(f *flight) {
 	defer v.wg.Done()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-v.ctx.Done():
-			return
-		case <-t.C:
-		}
-		f := v.startFetch(false, v.now())
-		if f == nil {
-			return
-		}
+	for f != nil {
 		select {
 		case <-v.ctx.Done():
 			return
 		case <-f.done:
 		}
-		t.Reset(v.nextDelay(f))
+		t := time.NewTimer(v.nextDelay(f))
+		select {
+		case <-v.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		f = v.startFetch(false, v.now())
 	}
 }
 
@@ -206,7 +202,7 @@ func (v *Verifier) fetch(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, httpErr(err)
 	}
-	defer resp.Body.Close()
+	defer drainClose(resp.Body)
 	maxAge := freshness(resp.Header, v.maxRefresh)
 	switch {
 	case resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "":
@@ -260,6 +256,13 @@ func changed(a, b map[string]*verifyKey) bool {
 		}
 	}
 	return false
+}
+
+// drainClose reads a little of what is left of a body, so the connection
+// can be reused, and closes it.
+func drainClose(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	body.Close()
 }
 
 // readLimited reads a body of at most maxDocumentSize bytes; a larger one is
@@ -331,7 +334,7 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", httpErr(err)
 	}
-	defer resp.Body.Close()
+	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return "", fetchErr("discovery", fmt.Errorf("metadata: HTTP %d", resp.StatusCode))
 	}

@@ -412,7 +412,12 @@ func (v *Verifier) checkClaims(raw []byte, now time.Time) (Claims, error) {
 	if rc.Nbf.set {
 		c.NotBefore = rc.Nbf.t
 	}
-	if scopes := append(strings.Fields(rc.Scope), rc.Scp...); len(scopes) > 0 {
+	scopes := strings.Fields(rc.Scope)
+	for _, s := range rc.Scp {
+		// Some issuers send scp as one space-delimited string.
+		scopes = append(scopes, strings.Fields(s)...)
+	}
+	if len(scopes) > 0 {
 		c.scopes = scopes
 	}
 	return c, nil

@@ -185,8 +185,11 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v.client = sameOriginClient(cfg.HTTPClient)
 	v.ctx, v.cancel = context.WithCancel(context.Background())
+	// The first fetch starts here rather than in the loop, so that a Refresh
+	// right after New joins it instead of racing it.
+	first := v.startFetch(false, v.now())
 	v.wg.Add(1)
-	go v.refreshLoop()
+	go v.refreshLoop(first)
 	return v, nil
 }
 
@@ -291,7 +294,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return Claims{}, err
 	}
 	if v.cache != nil {
-		v.cache.put(token, &cacheEntry{claims: c, key: k, deadline: c.ExpiresAt.Add(v.leeway).UnixNano()})
+		// Clone: the token may be a slice of a larger string (a header
+		// line, a body) that the cache must not pin.
+		v.cache.put(strings.Clone(token), &cacheEntry{claims: c, key: k, deadline: c.ExpiresAt.Add(v.leeway).UnixNano()})
 	}
 	return c, nil
 }

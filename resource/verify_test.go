@@ -66,6 +66,10 @@ func TestVerifyAccepts(t *testing.T) {
 			c.Scope = ""
 			c.Extra = map[string]any{"scp": []string{"a", "b"}}
 		})), []string{resourcetest.Audience}, []string{"a", "b"}},
+		{"scp string", iss.Token(claims(func(c *resourcetest.Claims) {
+			c.Scope = "x"
+			c.Extra = map[string]any{"scp": "a b"}
+		})), []string{resourcetest.Audience}, []string{"x", "a", "b"}},
 		{"nbf past", iss.Token(claims(func(c *resourcetest.Claims) { c.NotBefore = now.Add(-time.Minute) })),
 			[]string{resourcetest.Audience}, []string{"read", "write"}},
 		{"expired within leeway", iss.Token(claims(func(c *resourcetest.Claims) { c.ExpiresAt = now.Add(-10 * time.Second) })),
