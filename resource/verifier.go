@@ -251,7 +251,11 @@ func sameOriginClient(c *http.Client) *http.Client {
 // Close stops the background refresh and waits for it. Verify fails with
 // ErrKeysUnavailable after Close only if it needs a fetch.
 func (v *Verifier) Close() error {
+	// Cancel under fmu: startFetch checks the context and adds to wg under
+	// the same lock, so no fetch can start once Wait may be running.
+	v.fmu.Lock()
 	v.cancel()
+	v.fmu.Unlock()
 	v.wg.Wait()
 	return nil
 }

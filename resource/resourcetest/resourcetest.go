@@ -86,7 +86,7 @@ type Claims struct {
 }
 
 // An Option changes the token built by Issuer.Token.
-type Option func(*tokenSpec)
+type Option struct{ apply func(*tokenSpec) }
 
 type tokenSpec struct {
 	alg    string
@@ -97,17 +97,17 @@ type tokenSpec struct {
 }
 
 // WithAlg signs with the issuer's current key for alg (RS256 by default).
-func WithAlg(alg string) Option { return func(s *tokenSpec) { s.alg = alg } }
+func WithAlg(alg string) Option { return Option{func(s *tokenSpec) { s.alg = alg }} }
 
 // WithKey signs with k, published or not.
-func WithKey(k *Key) Option { return func(s *tokenSpec) { s.key = k } }
+func WithKey(k *Key) Option { return Option{func(s *tokenSpec) { s.key = k }} }
 
 // WithClaims lets f edit the default claims.
-func WithClaims(f func(*Claims)) Option { return func(s *tokenSpec) { f(&s.claims) } }
+func WithClaims(f func(*Claims)) Option { return Option{func(s *tokenSpec) { f(&s.claims) }} }
 
 // WithHeader lets f edit the JOSE header (alg, kid, typ) before signing.
 func WithHeader(f func(map[string]any)) Option {
-	return func(s *tokenSpec) { s.headerEdits = append(s.headerEdits, f) }
+	return Option{func(s *tokenSpec) { s.headerEdits = append(s.headerEdits, f) }}
 }
 
 // Issuer is a Rotor test issuer on a loopback httptest server. It is safe for
@@ -328,7 +328,7 @@ func (iss *Issuer) DefaultClaims() Claims {
 func (iss *Issuer) Token(opts ...Option) string {
 	s := tokenSpec{alg: RS256, claims: iss.DefaultClaims()}
 	for _, o := range opts {
-		o(&s)
+		o.apply(&s)
 	}
 	k := s.key
 	if k == nil {
