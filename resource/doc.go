@@ -20,7 +20,8 @@
 // http.Handler middleware answering with RFC 6750 §3 challenges; handlers read
 // the claims with [ClaimsFrom].
 //
-// The package imports only the standard library: a resource server never
-// pulls in a database driver or any part of the identity provider. Package
-// resourcetest provides a Rotor test issuer on loopback for tests.
+// The package imports only the standard library and jwx (for decoding JWKs,
+// off the request path): a resource server never pulls in a database driver
+// or any part of the identity provider. Package resourcetest provides a Rotor
+// test issuer on loopback for tests.
 package resource

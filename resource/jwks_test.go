@@ -439,7 +439,7 @@ func TestParseKeySet(t *testing.T) {
 		edit(m)
 		return m
 	}
-	small := map[string]any{"kty": "RSA", "kid": "small", "e": "AQAB", "n": b64(append([]byte{0xC0}, make([]byte, 127)...))}
+	small := map[string]any{"kty": "RSA", "kid": "small", "e": "AQAB", "n": b64(append(append([]byte{0xC0}, make([]byte, 126)...), 0x01))}
 	tests := []struct {
 		name        string
 		keys        []any

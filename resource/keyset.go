@@ -10,6 +10,8 @@ import (
 	"math/big"
 	"slices"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // Algorithms the verifier implements (RFC 7518 §3.3, RFC 8037 §3.1).
@@ -92,8 +94,9 @@ var errNotJWKS = errors.New("response is not a JWK set")
 // take the whole set down; a set with no usable key is an error, so it never
 // replaces a good one.
 //
-// The parsing uses encoding/json and math/big directly: Rotor publishes only
-// two key shapes, and this keeps the package free of third-party modules.
+// Membership checks (kid, use, key_ops, alg, private members) read the JSON
+// directly, with exact member names; the key material itself is decoded by
+// jwx (jwk.ParseKey, jwk.Export), off the request path.
 func parseKeySet(body []byte) (keys map[string]*verifyKey, skipped map[string]int, err error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
@@ -180,62 +183,82 @@ func parseJWK(raw json.RawMessage) (*verifyKey, string) {
 	k := &verifyKey{kid: kid}
 	switch kty {
 	case "RSA":
-		if hasAlg && alg != RS256 {
-			return nil, skipAlg
-		}
-		n, ok1 := bigMember(m, "n")
-		e, ok2 := bigMember(m, "e")
-		if !ok1 || !ok2 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
-			return nil, skipEncoding
-		}
-		if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
-			return nil, skipRSASize
-		}
 		k.alg = RS256
-		k.rsa = &rsa.PublicKey{N: n, E: int(e.Int64())}
-		k.sigB64 = b64EncodedLen((n.BitLen() + 7) / 8)
 	case "OKP":
+		// OKP also covers X25519 and Ed448, which cannot verify EdDSA
+		// signatures here (RFC 8037 §2, §3.1).
 		if crv, _ := str("crv"); crv != "Ed25519" {
 			return nil, skipKty
 		}
-		if hasAlg && alg != EdDSA {
-			return nil, skipAlg
-		}
-		x, ok := bytesMember(m, "x")
-		if !ok || len(x) != ed25519.PublicKeySize {
-			return nil, skipEncoding
-		}
 		k.alg = EdDSA
-		k.ed = ed25519.PublicKey(x)
-		k.sigB64 = b64EncodedLen(ed25519.SignatureSize)
 	default:
 		return nil, skipKty
+	}
+	// RFC 8725 §3.1: the JWK's alg, when present, must be the one its key
+	// is used with.
+	if hasAlg && alg != k.alg {
+		return nil, skipAlg
+	}
+	if k.alg == RS256 {
+		// Checked here too, so the skip reason is right: jwx refuses
+		// small moduli itself.
+		switch bits := modulusBits(m); {
+		case bits == 0:
+			return nil, skipEncoding
+		case bits < minRSABits || bits > maxRSABits:
+			return nil, skipRSASize
+		}
+	}
+	key, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, skipEncoding
+	}
+	var pub any
+	if err := jwk.Export(key, &pub); err != nil {
+		return nil, skipEncoding
+	}
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if k.alg != RS256 {
+			return nil, skipEncoding
+		}
+		if bits := p.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return nil, skipRSASize
+		}
+		if p.E < 3 || p.E&1 == 0 {
+			return nil, skipEncoding
+		}
+		k.rsa = p
+		k.sigB64 = b64EncodedLen(p.Size())
+	case ed25519.PublicKey:
+		if k.alg != EdDSA || len(p) != ed25519.PublicKeySize {
+			return nil, skipEncoding
+		}
+		k.ed = p
+		k.sigB64 = b64EncodedLen(ed25519.SignatureSize)
+	default:
+		return nil, skipEncoding
 	}
 	return k, ""
 }
 
-// bytesMember decodes a base64url member (RFC 7518 §2 Base64urlUInt and
-// friends).
-func bytesMember(m map[string]json.RawMessage, name string) ([]byte, bool) {
-	var s string
-	if json.Unmarshal(m[name], &s) != nil || s == "" {
-		return nil, false
+// modulusBits returns the bit length of an RSA JWK's n (RFC 7518 §6.3.1.1),
+// or 0 if it does not decode.
+func modulusBits(m map[string]json.RawMessage) int {
+	var n string
+	if json.Unmarshal(m["n"], &n) != nil {
+		return 0
 	}
-	n := b64DecodedLen(len(s))
-	if n < 0 {
-		return nil, false
+	size := b64DecodedLen(len(n))
+	if size <= 0 {
+		return 0
 	}
-	buf := make([]byte, n)
-	n, ok := b64Decode(buf, s)
-	return buf[:n], ok
-}
-
-func bigMember(m map[string]json.RawMessage, name string) (*big.Int, bool) {
-	b, ok := bytesMember(m, name)
+	buf := make([]byte, size)
+	size, ok := b64Decode(buf, n)
 	if !ok {
-		return nil, false
+		return 0
 	}
-	return new(big.Int).SetBytes(b), true
+	return new(big.Int).SetBytes(buf[:size]).BitLen()
 }
 
 func b64EncodedLen(n int) int { return (n*8 + 5) / 6 }
