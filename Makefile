@@ -3,12 +3,17 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN         := bin
 
-.PHONY: all build run test lint vet fmt-check staticcheck bench clean
+.PHONY: all build run test lint vet fmt-check staticcheck bench load clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Rotor on the embedded store in ./rotor-data; the first start creates a demo
+# client and user and prints them.
+run: build
+	$(BIN)/rotor serve --demo
 
 lint: fmt-check vet staticcheck
 
@@ -27,6 +32,11 @@ test: lint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# HTTP load on loopback against a Rotor (on a throwaway Postgres) and the
+# example API that rotor-load starts itself; bounded in time and requests.
+load: build
+	$(BIN)/rotor-load $(LOAD_FLAGS)
 
 clean:
 	rm -rf $(BIN)

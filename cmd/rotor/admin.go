@@ -16,6 +16,7 @@ import (
 	"github.com/rotor-idp/rotor/idp"
 	"github.com/rotor-idp/rotor/keys"
 	"github.com/rotor-idp/rotor/sql/postgres"
+	"github.com/rotor-idp/rotor/sql/sqlite"
 )
 
 // admin runs the administrative commands. They share the server's store
@@ -59,9 +60,9 @@ func (a *admin) parse(cmd *command, args []string, nargs int, argNames string) e
 }
 
 // open opens the store; admin commands log warnings only.
-func (a *admin) open(c *config, withKEKs bool) (*backend, error) {
+func (a *admin) open(c *config, mode openMode) (*backend, error) {
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openBackend(a.ctx, c, withKEKs, log, a.stderr)
+	return openBackend(a.ctx, c, mode, log)
 }
 
 func (a *admin) printJSON(v any) error {
@@ -75,10 +76,11 @@ func (a *admin) migrate(args []string) error {
 	if err := a.parse(cmd, args, 0, ""); err != nil {
 		return err
 	}
+	migrate := func() error { return postgres.Migrate(a.ctx, cmd.c.database) }
 	if cmd.c.database == "" {
-		return usagef("rotor migrate needs --database (ROTOR_DATABASE); the embedded store migrates itself")
+		migrate = func() error { return sqlite.Migrate(a.ctx, cmd.c.dataDir) }
 	}
-	if err := postgres.Migrate(a.ctx, cmd.c.database); err != nil {
+	if err := migrate(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if cmd.c.json {
@@ -128,7 +130,7 @@ func (a *admin) users(args []string) error {
 	if err := a.parse(cmd, args, nargs, argName); err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c, false)
+	be, err := a.open(cmd.c, forAdmin)
 	if err != nil {
 		return err
 	}
@@ -266,7 +268,7 @@ func (a *admin) clients(args []string) error {
 	if err := a.parse(cmd, args, nargs, argName); err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c, false)
+	be, err := a.open(cmd.c, forAdmin)
 	if err != nil {
 		return err
 	}
@@ -364,7 +366,7 @@ func (a *admin) keys(args []string) error {
 	if err != nil {
 		return err
 	}
-	be, err := a.open(cmd.c, true)
+	be, err := a.open(cmd.c, forKeys)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	var err error
 	switch cmd {
 	case "serve":
-		err = cmdServe(ctx, rest, getenv, stderr)
+		err = cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		err = a.migrate(rest)
 	case "users":

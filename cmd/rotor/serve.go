@@ -28,10 +28,11 @@ const (
 	purgeInterval     = time.Hour
 )
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("rotor serve", flag.ContinueOnError)
 	c.serveFlags(fs)
+	demo := fs.Bool("demo", false, "on the first start, create a demo client and user and print their credentials (make run)")
 	if _, err := parseFlags(fs, args, getenv, stderr); err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	be, err := openBackend(ctx, &c, true, log, stderr)
+	be, err := openBackend(ctx, &c, forServe, log)
 	if err != nil {
 		return err
 	}
@@ -110,6 +111,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
+	if *demo {
+		if err := seedDemo(ctx, be, issuer, argon, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
 
 	select {
 	case err := <-served:

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/idp"
+)
+
+// The demo client and user that `rotor serve --demo` (make run) creates.
+const (
+	demoClient   = "demo"
+	demoUser     = "demo"
+	demoAudience = "https://schedules.example"
+)
+
+// seedDemo creates the demo client and user on the first start and prints,
+// once, their credentials and the curl lines to try Rotor. Later starts print
+// the same lines with placeholders: Rotor keeps only hashes.
+func seedDemo(ctx context.Context, s store, issuer string, p argon2id.Params, w io.Writer) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var secret, password string
+	_, err := s.ClientByID(ctx, demoClient)
+	switch {
+	case errors.Is(err, idp.ErrNotFound):
+		c, sec, err := idp.NewClient(idp.ClientSpec{
+			ID:         demoClient,
+			GrantTypes: []string{idp.GrantPassword, idp.GrantRefreshToken, idp.GrantClientCredentials},
+			Scopes:     []string{"schedules:read", "schedules:write"},
+			Audiences:  []string{demoAudience},
+		}, now)
+		if err != nil {
+			return err
+		}
+		if err := s.CreateClient(ctx, c); err != nil {
+			return fmt.Errorf("create the demo client: %w", err)
+		}
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		secret, password = sec, base64.RawURLEncoding.EncodeToString(b[:])
+		u, err := idp.NewUser(demoUser, password, p, now)
+		if err != nil {
+			return err
+		}
+		if err := s.CreateUser(ctx, u); errors.Is(err, idp.ErrConflict) {
+			h, err := idp.HashPassword(password, p)
+			if err != nil {
+				return err
+			}
+			err = s.SetPassword(ctx, demoUser, h, now)
+			if err != nil {
+				return fmt.Errorf("reset the demo user's password: %w", err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("create the demo user: %w", err)
+		}
+	case err != nil:
+		return err
+	}
+
+	pr := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	pr("")
+	pr("Rotor is running at %s", issuer)
+	if secret != "" {
+		pr("")
+		pr("Demo client and user, created now and shown only this once (Rotor keeps only hashes):")
+		pr("  client_id      %s", demoClient)
+		pr("  client_secret  %s", secret)
+		pr("  username       %s", demoUser)
+		pr("  password       %s", password)
+		pr("Change the password with: printf '%%s\\n' 'new password' | rotor users set-password %s", demoUser)
+		pr("Replace the client with:  rotor clients delete %s, then rotor clients add …", demoClient)
+	} else {
+		secret, password = "$CLIENT_SECRET", "$PASSWORD"
+		pr("The demo client %q and user %q exist; their credentials were printed on the first start.", demoClient, demoUser)
+	}
+	pr("")
+	pr("Get a token:")
+	pr("  curl -s -u '%s:%s' -d grant_type=password -d username=%s -d 'password=%s' %s/oauth2/token", demoClient, secret, demoUser, password, issuer)
+	pr("Refresh it (with the refresh_token from that answer):")
+	pr("  curl -s -u '%s:%s' -d grant_type=refresh_token -d refresh_token=rtr_… %s/oauth2/token", demoClient, secret, issuer)
+	pr("Read the public keys:")
+	pr("  curl -s %s/.well-known/jwks.json", issuer)
+	pr("")
+	return nil
+}
