@@ -129,7 +129,7 @@ func (s *server) authenticateClient(r *http.Request, f form, allowPublic bool) (
 	if len(cred.id) > maxClientIDLen || len(cred.secret) > maxSecretLen {
 		return Client{}, errInvalidClient()
 	}
-	c, err := s.clients.ClientByID(r.Context(), cred.id)
+	c, err := s.client(r, cred.id)
 	if errors.Is(err, ErrNotFound) {
 		// Hash anyway so a missing client costs what a wrong secret does.
 		_ = sha256.Sum256([]byte(cred.secret))
@@ -149,4 +149,17 @@ func (s *server) authenticateClient(r *http.Request, f form, allowPublic bool) (
 		return Client{}, errInvalidClient()
 	}
 	return c, nil
+}
+
+// client returns the client with this id, from the cache when it is fresh.
+func (s *server) client(r *http.Request, id string) (Client, error) {
+	now := s.cfg.Now()
+	if c, ok := s.clientCache.get(id, now); ok {
+		return c, nil
+	}
+	c, err := s.clients.ClientByID(r.Context(), id)
+	if err == nil {
+		s.clientCache.put(c, now)
+	}
+	return c, err
 }

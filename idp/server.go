@@ -25,6 +25,11 @@ type Config struct {
 	HashWait        time.Duration   // longest wait for a hashing slot before 503 (default 2s)
 	Throttle        ThrottleConfig
 
+	// ClientCacheTTL is how long a replica reuses a client record it read
+	// (default 2s; negative disables): a deleted client can get tokens from
+	// a replica for at most this long.
+	ClientCacheTTL time.Duration
+
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
 	Logger       *slog.Logger     // default slog.Default()
@@ -35,6 +40,7 @@ const (
 	DefaultAccessTokenTTL  = 15 * time.Minute
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 	DefaultJWKSMaxAge      = 5 * time.Minute
+	DefaultClientCacheTTL  = 2 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -63,6 +69,9 @@ func (c Config) withDefaults() Config {
 		c.HashWait = 2 * time.Second
 	}
 	c.Throttle = c.Throttle.withDefaults()
+	if c.ClientCacheTTL == 0 {
+		c.ClientCacheTTL = DefaultClientCacheTTL
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 16 << 10
 	}
@@ -101,6 +110,8 @@ type server struct {
 	accounts *throttle
 	address  *throttle
 	metadata []byte
+
+	clientCache *clientCache
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).
@@ -125,6 +136,8 @@ func newServer(cfg Config, deps Deps) *server {
 		hasher:   newHasher(cfg.Argon2, cfg.HashConcurrency, cfg.HashWait),
 		accounts: newThrottle(cfg.Throttle.AccountBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
 		address:  newThrottle(cfg.Throttle.AddressBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
+
+		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
 	s.metadata = s.buildMetadata()
 	return s

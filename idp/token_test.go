@@ -315,3 +315,29 @@ func TestPasswordChangeAndDisableRevokeRefreshTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestDeletedClientStopsWithinCacheTTL(t *testing.T) {
+	e := newEnv(t)
+	secret := e.client(idp.ClientSpec{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	if r := e.clientCredentials("svc", secret, nil); r.status != http.StatusOK {
+		t.Fatalf("status %d", r.status)
+	}
+	if err := e.store.DeleteClient(context.Background(), "svc"); err != nil {
+		t.Fatal(err)
+	}
+	// Within the TTL the cached record may still serve; past it, never.
+	e.clock.Advance(idp.DefaultClientCacheTTL)
+	wantError(t, e.clientCredentials("svc", secret, nil), http.StatusUnauthorized, "invalid_client")
+}
+
+func TestClientCacheDisabled(t *testing.T) {
+	e := newEnv(t, func(c *idp.Config) { c.ClientCacheTTL = -1 })
+	secret := e.client(idp.ClientSpec{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	if r := e.clientCredentials("svc", secret, nil); r.status != http.StatusOK {
+		t.Fatalf("status %d", r.status)
+	}
+	if err := e.store.DeleteClient(context.Background(), "svc"); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, e.clientCredentials("svc", secret, nil), http.StatusUnauthorized, "invalid_client")
+}

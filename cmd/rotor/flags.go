@@ -45,6 +45,7 @@ type config struct {
 	listen            string
 	refreshTTL        time.Duration
 	reuseInterval     time.Duration
+	clientCacheTTL    time.Duration
 	argon2Memory      uint
 	argon2Iterations  uint
 	argon2Parallelism uint
@@ -90,6 +91,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
 	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
+	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
 	c.argon2Flags(fs)
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")

@@ -97,6 +97,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Issuer: issuer, Algs: algs, DefaultAlg: keys.Alg(c.signingAlg),
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: argon, HashConcurrency: c.hashConcurrency, Logger: log,
+		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
 	}, idp.Deps{Users: be, Clients: be, Refresh: be, Pinger: be, Keys: mgr})
 
 	srv := &http.Server{
@@ -182,4 +183,13 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usagef("--log-format %q: want text or json", format)
+}
+
+// cacheTTL maps the flag's "0 turns it off" onto idp.Config's "negative
+// disables" (whose zero means the default).
+func cacheTTL(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
