@@ -152,7 +152,7 @@ func (a *admin) users(args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := be.CreateUser(a.ctx, u); errors.Is(err, idp.ErrConflict) {
+			if err := be.st.CreateUser(a.ctx, u); errors.Is(err, idp.ErrConflict) {
 				return fmt.Errorf("a user named %q already exists", name)
 			} else if err != nil {
 				return err
@@ -166,18 +166,18 @@ func (a *admin) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := be.SetPassword(a.ctx, name, h, now); err != nil {
+		if err := be.st.SetPassword(a.ctx, name, h, now); err != nil {
 			return notFound(err, "user", name)
 		}
 		return a.done(cmd.c, map[string]string{"name": name, "status": "password_changed"}, "changed the password of %s and revoked their refresh tokens", name)
 	case "disable", "enable":
 		name := cmd.args[0]
-		if err := be.SetUserDisabled(a.ctx, name, sub == "disable", now); err != nil {
+		if err := be.st.SetUserDisabled(a.ctx, name, sub == "disable", now); err != nil {
 			return notFound(err, "user", name)
 		}
 		return a.done(cmd.c, map[string]any{"name": name, "disabled": sub == "disable"}, "%sd user %s", sub, name)
 	default: // list
-		us, err := be.Users(a.ctx)
+		us, err := be.st.Users(a.ctx)
 		if err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (a *admin) clients(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := be.CreateClient(a.ctx, c); errors.Is(err, idp.ErrConflict) {
+		if err := be.st.CreateClient(a.ctx, c); errors.Is(err, idp.ErrConflict) {
 			return fmt.Errorf("a client with id %q already exists", c.ID)
 		} else if err != nil {
 			return err
@@ -299,12 +299,12 @@ func (a *admin) clients(args []string) error {
 		}
 		return nil
 	case "delete":
-		if err := be.DeleteClient(a.ctx, cmd.args[0]); err != nil {
+		if err := be.st.DeleteClient(a.ctx, cmd.args[0]); err != nil {
 			return notFound(err, "client", cmd.args[0])
 		}
 		return a.done(cmd.c, map[string]string{"client_id": cmd.args[0], "status": "deleted"}, "deleted client %s and its refresh tokens", cmd.args[0])
 	default: // list
-		cs, err := be.Clients(a.ctx)
+		cs, err := be.st.Clients(a.ctx)
 		if err != nil {
 			return err
 		}
@@ -371,7 +371,7 @@ func (a *admin) keys(args []string) error {
 		return err
 	}
 	defer be.Close()
-	mgr, err := keys.NewManager(be.raw, keys.Config{Algs: algs, Policy: policy, PollInterval: cmd.c.pollInterval, KEKs: be.keks,
+	mgr, err := keys.NewManager(be.st, keys.Config{Algs: algs, Policy: policy, PollInterval: cmd.c.pollInterval, KEKs: be.keks,
 		Logger: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

@@ -26,9 +26,11 @@ type store interface {
 }
 
 // backend is an open store with the key-encryption keys that go with it.
+// The store is a named field, not embedded: whoever needs a store gets the
+// implementation itself, so optional interfaces such as keys.Watcher stay
+// visible to it.
 type backend struct {
-	store
-	raw   keys.Store // the store itself, so the key manager can see it is also a keys.Watcher
+	st    store
 	keks  *keys.KEKSet
 	kind  string
 	close func()
@@ -75,7 +77,7 @@ func openBackend(ctx context.Context, c *config, mode openMode, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return &backend{store: s, raw: s, keks: keks, kind: "postgres", close: s.Close}, nil
+	return &backend{st: s, keks: keks, kind: "postgres", close: s.Close}, nil
 }
 
 // kekFile is where the embedded store keeps the key-encryption key Rotor
@@ -101,7 +103,7 @@ func openEmbedded(ctx context.Context, c *config, mode openMode, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	b = &backend{store: s, raw: s, kind: "embedded", close: func() { _ = s.Close(); _ = release() }}
+	b = &backend{st: s, kind: "embedded", close: func() { _ = s.Close(); _ = release() }}
 	if mode == forAdmin {
 		return b, nil
 	}

@@ -115,3 +115,18 @@ func TestServeWithWrongKEK(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasHearRotationsThroughNotifications polls the key ring only once
+// a minute, so a replica that publishes a CLI rotation within seconds can
+// only have heard of it from the database notification.
+func TestReplicasHearRotationsThroughNotifications(t *testing.T) {
+	e := newTestEnv(t)
+	e.Env["ROTOR_KEY_POLL_INTERVAL"] = "1m"
+	e.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "62s"
+	a := e.Serve("replica-a")
+	e.mustCLI("", "keys", "rotate", "--force", "--alg", "EdDSA")
+	next := e.keyIn("EdDSA", "next")
+	proctest.Await(t, 15*time.Second, "the replica to publish the new next key", func() bool {
+		return slices.Contains(a.JWKSKids(t), next.KID)
+	})
+}

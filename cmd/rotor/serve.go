@@ -78,8 +78,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer be.Close()
 
-	mgr, err := keys.NewManager(be, keys.Config{
+	mgr, err := keys.NewManager(be.st, keys.Config{
 		Algs: algs, Policy: policy, PollInterval: c.pollInterval, KEKs: be.keks, Logger: log,
+		// Maintenance promotes a due next key; checking a few times per
+		// propagation delay keeps scheduled rotations on time even with
+		// the short timings tests use.
+		MaintainInterval: min(keys.DefaultMaintainInterval, policy.PropagationDelay/3),
 	})
 	if err != nil {
 		return err
@@ -91,14 +95,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go mgr.Run(bg)
-	go purgeRefresh(bg, be, log)
+	go purgeRefresh(bg, be.st, log)
 
 	handler := idp.NewServer(idp.Config{
 		Issuer: issuer, Algs: algs, DefaultAlg: keys.Alg(c.signingAlg),
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: argon, HashConcurrency: c.hashConcurrency, Logger: log,
 		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
-	}, idp.Deps{Users: be, Clients: be, Refresh: be, Pinger: be, Keys: mgr})
+	}, idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -113,7 +117,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
 	if *demo {
-		if err := seedDemo(ctx, be, issuer, argon, stdout); err != nil {
+		if err := seedDemo(ctx, be.st, issuer, argon, stdout); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
