@@ -108,7 +108,13 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if oe.Status >= 500 {
-		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+		// 503 is an expected condition (database down, hashing saturated);
+		// 500 is a bug.
+		level := slog.LevelError
+		if oe.Status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(r.Context(), level, "request failed",
 			slog.String("path", r.URL.Path), slog.Int("status", oe.Status), slog.String("error", errString(oe.cause)))
 	}
 	body := make([]byte, 0, 96+len(oe.Description))

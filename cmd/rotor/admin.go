@@ -181,19 +181,9 @@ func (a *admin) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		if cmd.c.json {
-			out := make([]userJSON, len(us))
-			for i, u := range us {
-				out[i] = userJSONOf(u)
-			}
-			return a.printJSON(out)
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tID\tDISABLED\tCREATED")
-		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Name, u.ID, u.Disabled, u.CreatedAt.Format(time.RFC3339))
-		}
-		return tw.Flush()
+		return printList(a, cmd.c.json, us, userJSONOf, "NAME\tID\tDISABLED\tCREATED", func(u idp.User) string {
+			return fmt.Sprintf("%s\t%s\t%v\t%s", u.Name, u.ID, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+		})
 	}
 }
 
@@ -308,28 +298,16 @@ func (a *admin) clients(args []string) error {
 		if err != nil {
 			return err
 		}
-		if cmd.c.json {
-			out := make([]clientJSON, len(cs))
-			for i, c := range cs {
-				out[i] = clientJSONOf(c)
-			}
-			return a.printJSON(out)
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT\tTYPE\tGRANT TYPES\tSCOPES\tAUDIENCE\tALG")
-		for _, c := range cs {
-			kind := "confidential"
+		return printList(a, cmd.c.json, cs, clientJSONOf, "CLIENT\tTYPE\tGRANT TYPES\tSCOPES\tAUDIENCE\tALG", func(c idp.Client) string {
+			kind, alg := "confidential", c.TokenAlg
 			if c.Public {
 				kind = "public"
 			}
-			alg := c.TokenAlg
 			if alg == "" {
 				alg = "(default)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
-				strings.Join(c.Scopes, " "), strings.Join(c.Audiences, ","), alg)
-		}
-		return tw.Flush()
+			return strings.Join([]string{c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, " "), strings.Join(c.Audiences, ","), alg}, "\t")
+		})
 	}
 }
 
@@ -425,19 +403,32 @@ func (a *admin) listKeys(mgr *keys.Manager, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(infos)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREVOKED")
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
 		}
 		return t.Format(time.RFC3339)
 	}
-	for _, k := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, ts(k.CreatedAt), ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.RevokedAt))
+	same := func(k keys.KeyInfo) keys.KeyInfo { return k }
+	return printList(a, asJSON, infos, same, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREVOKED", func(k keys.KeyInfo) string {
+		return strings.Join([]string{k.KID, string(k.Alg), string(k.State), ts(k.CreatedAt), ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.RevokedAt)}, "\t")
+	})
+}
+
+// printList prints items as a JSON array (each converted by asJSON, which
+// leaves out anything secret) or as a table with a header and one row each.
+func printList[T, J any](a *admin, jsonOut bool, items []T, asJSON func(T) J, header string, row func(T) string) error {
+	if jsonOut {
+		out := make([]J, len(items))
+		for i, it := range items {
+			out[i] = asJSON(it)
+		}
+		return a.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
 	}
 	return tw.Flush()
 }
