@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -43,7 +44,9 @@ func (b *balancer) set(replicas ...*rotortest.Replica) {
 	var ps []*httputil.ReverseProxy
 	for _, r := range replicas {
 		u, _ := url.Parse(r.URL)
-		ps = append(ps, httputil.NewSingleHostReverseProxy(u))
+		p := httputil.NewSingleHostReverseProxy(u)
+		p.ErrorLog = log.New(io.Discard, "", 0) // a stopped replica is part of some tests
+		ps = append(ps, p)
 	}
 	b.mu.Lock()
 	b.backends = ps
