@@ -1,4 +1,3 @@
-// Command example-api is a small resource server on Rotor: the schedule API, verifying Rotor access tokens through the JWKS with package resource.
 package main
 
 import (

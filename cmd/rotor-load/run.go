@@ -38,7 +38,7 @@ const (
 	maxRequestsCap = 1_000_000
 )
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
 	o := &options{}
 	self, _ := os.Executable()
 	dir := filepath.Dir(self)

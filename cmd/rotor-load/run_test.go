@@ -29,7 +29,7 @@ func TestLoadRuns(t *testing.T) {
 	defer cancel()
 	err := run(ctx, []string{"--rotor", rotor, "--example-api", api, "--database", db, "--duration", "300ms", "--requests", "40",
 		"--concurrency", "2", "--scenarios", "client_credentials/EdDSA,refresh_token/EdDSA,jwks,example-api", "--json"},
-		func(string) string { return "" }, &out, &errOut)
+		func(string) string { return "" }, nil, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -62,7 +62,7 @@ func TestLoadStaysOnLoopback(t *testing.T) {
 func TestLoadBounds(t *testing.T) {
 	for _, args := range [][]string{{"--duration", "10m"}, {"--requests", "0"}, {"--concurrency", "1000"}} {
 		var errOut bytes.Buffer
-		err := run(context.Background(), args, func(string) string { return "" }, &errOut, &errOut)
+		err := run(context.Background(), args, func(string) string { return "" }, nil, &errOut, &errOut)
 		if err == nil || !strings.Contains(err.Error(), "--duration must be") {
 			t.Errorf("%v: err = %v", args, err)
 		}

@@ -1,4 +1,3 @@
-// Command rotor is Rotor's one binary: the server and its admin commands.
 package main
 
 import (

@@ -1,4 +1,3 @@
-// Package primitive times Rotor's raw signing and verification primitives, the baselines its benchmarks report ratios against.
 package primitive
 
 import (
