@@ -54,22 +54,21 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if err != nil {
 		return nil, err
 	}
+	var run func(*http.Request, form, Client) (*tokenResponse, error)
 	switch grant {
-	case GrantClientCredentials, GrantPassword, GrantRefreshToken:
+	case GrantClientCredentials:
+		run = s.grantClientCredentials
+	case GrantPassword:
+		run = s.grantPassword
+	case GrantRefreshToken:
+		run = s.grantRefreshToken
 	default:
 		return nil, errUnsupportedGrantType()
 	}
 	if !slices.Contains(c.GrantTypes, grant) {
 		return nil, errUnauthorizedClient("the client may not use this grant type")
 	}
-	switch grant {
-	case GrantClientCredentials:
-		return s.grantClientCredentials(r, f, c)
-	case GrantPassword:
-		return s.grantPassword(r, f, c)
-	default:
-		return s.grantRefreshToken(r, f, c)
-	}
+	return run(r, f, c)
 }
 
 // accessClaims are an RFC 9068 access token's claims.
