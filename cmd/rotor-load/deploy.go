@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rotor-idp/rotor/internal/pgtest"
+	"github.com/rotor-idp/rotor/internal/pgcluster"
 )
 
 // deployment is the Rotor this command measures: a Postgres, one rotor serve
@@ -54,9 +54,11 @@ func startDeployment(ctx context.Context, o *options, log io.Writer) (d *deploym
 	db := o.database
 	if db == "" {
 		fmt.Fprintln(log, "starting a throwaway Postgres…")
-		if db, d.stopDB, err = pgtest.Throwaway(); err != nil {
+		pg, err := pgcluster.NewMigrated(ctx, pgcluster.DefaultLookup(), "rotor")
+		if err != nil {
 			return d, fmt.Errorf("throwaway Postgres (or pass --database): %w", err)
 		}
+		db, d.stopDB = pg.URL("rotor"), pg.Destroy
 	}
 	var kek [32]byte
 	_, _ = rand.Read(kek[:])

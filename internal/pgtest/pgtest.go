@@ -4,16 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/rotor-idp/rotor/internal/pgcluster"
 	"github.com/rotor-idp/rotor/sql/postgres/migrations"
 )
 
@@ -63,13 +61,24 @@ type harness struct {
 
 	mu      sync.Mutex
 	started bool
-	err     error   // sticky: why there is no server
-	srv     *server // nil when using EnvURL
-	admin   string  // URL of a database to run CREATE/DROP DATABASE from
-	tmpl    string  // migrated template database; "" until made
+	err     error              // sticky: why there is no server
+	srv     *pgcluster.Cluster // nil when using EnvURL
+	admin   string             // URL of a database to run CREATE/DROP DATABASE from
+	tmpl    string             // migrated template database; "" until made
 }
 
 var shared = &harness{lookup: defaultLookup()}
+
+// lookup says how the harness reads the environment and where it finds the
+// Postgres binaries; tests replace it to simulate a machine without Postgres.
+type lookup struct {
+	getenv func(string) string
+	bins   pgcluster.Lookup
+}
+
+func defaultLookup() lookup {
+	return lookup{getenv: os.Getenv, bins: pgcluster.DefaultLookup()}
+}
 
 // ensure starts the shared server once. Errors are sticky so that a broken
 // setup costs one attempt, not one per test.
@@ -82,14 +91,14 @@ func (h *harness) ensure() error {
 		h.admin = u
 		return nil
 	}
-	bins, err := findBinaries(h.lookup)
+	bins, err := h.lookup.bins.Find()
 	if err != nil {
 		h.err = err
 		return err
 	}
-	h.srv, h.err = newServer(bins)
+	h.srv, h.err = pgcluster.New(bins)
 	if h.err == nil {
-		h.admin = h.srv.adminURL()
+		h.admin = h.srv.AdminURL()
 	}
 	return h.err
 }
@@ -122,7 +131,7 @@ func (h *harness) newDatabase(t testing.TB, migrated bool) string {
 			t.Logf("pgtest: drop database %s: %v", name, err)
 		}
 	})
-	return withDatabase(admin, name)
+	return pgcluster.WithDatabase(admin, name)
 }
 
 // makeTemplate migrates a template database once; h.mu held.
@@ -135,7 +144,7 @@ func (h *harness) makeTemplate() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := migrations.Up(ctx, withDatabase(h.admin, name)); err != nil {
+	if err := migrations.Up(ctx, pgcluster.WithDatabase(h.admin, name)); err != nil {
 		adminExec(h.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		return fmt.Errorf("pgtest: migrate template database: %w", err)
 	}
@@ -147,7 +156,7 @@ func (h *harness) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.srv != nil {
-		h.srv.destroy()
+		h.srv.Destroy()
 		h.srv = nil
 	} else if h.tmpl != "" {
 		adminExec(h.admin, "DROP DATABASE IF EXISTS "+h.tmpl+" WITH (FORCE)")
@@ -161,7 +170,7 @@ func (h *harness) close() {
 // skipping. Real failures (a server that would not start) always fail.
 func (l lookup) unavailable(t testing.TB, err error) {
 	t.Helper()
-	if _, missing := err.(*missingError); !missing {
+	if missing := (*pgcluster.MissingError)(nil); !errors.As(err, &missing) {
 		t.Fatal(err)
 		return
 	}
@@ -172,30 +181,9 @@ func (l lookup) unavailable(t testing.TB, err error) {
 	t.Skipf("POSTGRES TESTS SKIPPED: %v; install PostgreSQL or set %s", err, EnvURL)
 }
 
-// adminExec runs one statement on its own connection; CREATE and DROP
-// DATABASE cannot run inside a transaction or pool-managed session anyway.
+// adminExec runs one statement on the admin connection string.
 func adminExec(admin, stmt string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, stmt)
-	return err
-}
-
-// withDatabase returns admin with its database replaced by name.
-func withDatabase(admin, name string) string {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		// Keyword/value strings: a later dbname wins.
-		return strings.TrimSpace(admin) + " dbname=" + name
-	}
-	u.Path = "/" + name
-	u.RawPath = ""
-	return u.String()
+	return pgcluster.Exec(context.Background(), admin, stmt)
 }
 
 func randomHex(n int) string {
@@ -208,7 +196,7 @@ func randomHex(n int) string {
 // away (Stop) and bring it back (Start) while a store is using it.
 type Cluster struct {
 	t   testing.TB
-	srv *server
+	srv *pgcluster.Cluster
 }
 
 // NewCluster starts a dedicated cluster with a migrated database "rotor" and
@@ -226,67 +214,31 @@ func (l lookup) newCluster(t testing.TB) *Cluster {
 		t.Skipf("pgtest: %s is set, so tests that need a dedicated, stoppable cluster are skipped", EnvURL)
 		return nil
 	}
-	bins, err := findBinaries(l)
-	var srv *server
-	if err == nil {
-		srv, err = newServer(bins)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgcluster.NewMigrated(ctx, l.bins, "rotor")
 	if err != nil {
 		l.unavailable(t, err)
 		return nil
 	}
-	t.Cleanup(srv.destroy)
-	if err := adminExec(srv.adminURL(), "CREATE DATABASE rotor"); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := migrations.Up(ctx, srv.url("rotor")); err != nil {
-		t.Fatalf("pgtest: migrate: %v", err)
-	}
+	t.Cleanup(srv.Destroy)
 	return &Cluster{t: t, srv: srv}
 }
 
 // URL returns the postgres:// URL of the cluster's migrated database "rotor",
 // as a superuser. It stays valid across Stop and Start.
-func (c *Cluster) URL() string { return c.srv.url("rotor") }
+func (c *Cluster) URL() string { return c.srv.URL("rotor") }
 
 // Stop shuts the server down the fast way (open transactions are rolled back
 // and clients disconnected) and returns once it has exited. Call it from the
 // test's goroutine.
-func (c *Cluster) Stop() { c.srv.stop() }
+func (c *Cluster) Stop() { c.srv.Stop() }
 
 // Start starts the stopped server again on the same port with the same data
 // and returns once it accepts connections. Call it from the test's goroutine.
 func (c *Cluster) Start() {
 	c.t.Helper()
-	if err := c.srv.start(); err != nil {
+	if err := c.srv.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-}
-
-// Throwaway starts a dedicated cluster outside of a test — for the load
-// command, which measures Rotor on a Postgres of its own — with a migrated
-// database "rotor". It returns that database's URL and a function that stops
-// the server and removes its files. Without Postgres binaries it fails.
-func Throwaway() (url string, stop func(), err error) {
-	bins, err := findBinaries(defaultLookup())
-	if err != nil {
-		return "", nil, err
-	}
-	srv, err := newServer(bins)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := adminExec(srv.adminURL(), "CREATE DATABASE rotor"); err != nil {
-		srv.destroy()
-		return "", nil, fmt.Errorf("pgtest: create database: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := migrations.Up(ctx, srv.url("rotor")); err != nil {
-		srv.destroy()
-		return "", nil, fmt.Errorf("pgtest: migrate: %w", err)
-	}
-	return srv.url("rotor"), srv.destroy, nil
 }

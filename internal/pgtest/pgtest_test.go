@@ -2,7 +2,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotor-idp/rotor/internal/pgcluster"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -147,8 +148,7 @@ func TestWithoutPostgres(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := lookup{
 				getenv: func(k string) string { return tt.env[k] },
-				path:   emptyDir,
-				globs:  []string{emptyDir + "/*/bin"},
+				bins:   pgcluster.Lookup{Path: emptyDir, Globs: []string{emptyDir + "/*/bin"}},
 			}
 			for _, call := range []struct {
 				name string
@@ -179,32 +179,6 @@ func TestWithoutPostgres(t *testing.T) {
 	}
 }
 
-func TestFindBinariesPrefersHighestVersion(t *testing.T) {
-	root := t.TempDir()
-	for _, v := range []string{"9.6", "15", "10"} {
-		dir := root + "/" + v + "/bin"
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range []string{"initdb", "postgres"} {
-			if err := os.WriteFile(dir+"/"+b, nil, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	got, err := findBinaries(lookup{getenv: os.Getenv, globs: []string{root + "/*/bin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := root + "/15/bin/initdb"; got.initdb != want {
-		t.Errorf("initdb = %q, want %q", got.initdb, want)
-	}
-	var missing *missingError
-	if _, err := findBinaries(lookup{getenv: os.Getenv}); !errors.As(err, &missing) {
-		t.Errorf("no directories: err = %v, want a missingError", err)
-	}
-}
-
 func TestWithExternalURL(t *testing.T) {
 	// An external server is simulated by the shared cluster's admin URL.
 	NewDatabase(t) // make sure the shared server runs
@@ -224,20 +198,5 @@ func TestWithExternalURL(t *testing.T) {
 	l.newCluster(r)
 	if !r.skipped || !strings.Contains(r.msg, EnvURL) {
 		t.Errorf("NewCluster with %s: skipped=%v msg=%q, want a skip naming the variable", EnvURL, r.skipped, r.msg)
-	}
-}
-
-func TestWithDatabase(t *testing.T) {
-	tests := []struct{ admin, want string }{
-		{"postgres://u:p@h:5/postgres?sslmode=disable", "postgres://u:p@h:5/x?sslmode=disable"},
-		{"postgresql://h/", "postgresql://h/x"},
-		{"host=h user=u", "host=h user=u dbname=x"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.admin, func(t *testing.T) {
-			if got := withDatabase(tt.admin, "x"); got != tt.want {
-				t.Errorf("withDatabase(%q) = %q, want %q", tt.admin, got, tt.want)
-			}
-		})
 	}
 }
