@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/rotor-idp/rotor/idp"
@@ -24,7 +23,7 @@ const (
 // once, their credentials and the curl lines to try Rotor. Later starts print
 // the same lines with placeholders: Rotor keeps only hashes.
 func seedDemo(ctx context.Context, s store, issuer string, p argon2id.Params, w io.Writer) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	at := now()
 	var secret, password string
 	_, err := s.ClientByID(ctx, demoClient)
 	switch {
@@ -34,7 +33,7 @@ func seedDemo(ctx context.Context, s store, issuer string, p argon2id.Params, w 
 			GrantTypes: []string{idp.GrantPassword, idp.GrantRefreshToken, idp.GrantClientCredentials},
 			Scopes:     []string{"schedules:read", "schedules:write"},
 			Audiences:  []string{demoAudience},
-		}, now)
+		}, at)
 		if err != nil {
 			return err
 		}
@@ -44,7 +43,7 @@ func seedDemo(ctx context.Context, s store, issuer string, p argon2id.Params, w 
 		var b [12]byte
 		_, _ = rand.Read(b[:])
 		secret, password = sec, base64.RawURLEncoding.EncodeToString(b[:])
-		u, err := idp.NewUser(demoUser, password, p, now)
+		u, err := idp.NewUser(demoUser, password, p, at)
 		if err != nil {
 			return err
 		}
@@ -53,7 +52,7 @@ func seedDemo(ctx context.Context, s store, issuer string, p argon2id.Params, w 
 			if err != nil {
 				return err
 			}
-			err = s.SetPassword(ctx, demoUser, h, now)
+			err = s.SetPassword(ctx, demoUser, h, at)
 			if err != nil {
 				return fmt.Errorf("reset the demo user's password: %w", err)
 			}

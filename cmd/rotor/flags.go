@@ -22,8 +22,9 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// config is every setting of every command. Each command registers the flags
-// it uses; each flag falls back to ROTOR_<NAME> in the environment.
+// config is every setting of every command. A command's row in the command
+// table names the groups of flags it takes (storeFlags, keyFlags, …); each
+// flag falls back to ROTOR_<NAME> in the environment (see parseFlags).
 type config struct {
 	// store
 	database   string
@@ -41,20 +42,25 @@ type config struct {
 	accessTTL        time.Duration
 
 	// serve
-	issuer            string
-	listen            string
-	refreshTTL        time.Duration
-	reuseInterval     time.Duration
-	clientCacheTTL    time.Duration
+	issuer          string
+	listen          string
+	refreshTTL      time.Duration
+	reuseInterval   time.Duration
+	clientCacheTTL  time.Duration
+	hashConcurrency int
+	logLevel        string
+	logFormat       string
+	demo            bool
+
+	// password hashing: serve and the users commands
 	argon2Memory      uint
 	argon2Iterations  uint
 	argon2Parallelism uint
-	hashConcurrency   int
-	logLevel          string
-	logFormat         string
 
 	// admin
-	json bool
+	json   bool
+	client clientSpec // clients add
+	rotate rotation   // keys rotate
 }
 
 // Defaults that more than one place needs.
@@ -67,6 +73,12 @@ const (
 	clockLeeway             = time.Minute // how far verifiers' clocks may lag when deciding that a retired key's tokens have expired
 )
 
+// jsonFlag is --json: admin commands print JSON for scripts instead of text.
+func (c *config) jsonFlag(fs *flag.FlagSet) {
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+}
+
+// storeFlags say which store to open and how to open its private keys.
 func (c *config) storeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", "", "Postgres URL (postgres://…); empty uses the embedded store under --data-dir")
 	fs.StringVar(&c.dataDir, "data-dir", "rotor-data", "directory of the embedded store")
@@ -74,6 +86,8 @@ func (c *config) storeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, between 4 and 32)")
 }
 
+// keyFlags are the key ring's lanes and timing, which serve and the keys
+// commands must agree on.
 func (c *config) keyFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.keyAlgs, "key-algs", "RS256,EdDSA", "signing-key lanes to keep")
 	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", defaultRotationPeriod, "automatic key rotation period (0 turns it off)")
@@ -83,19 +97,19 @@ func (c *config) keyFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.accessTTL, "access-token-ttl", idp.DefaultAccessTokenTTL, "access token lifetime")
 }
 
+// serveFlags are serve's own flags; serve also takes the store, key ring
+// and argon2id flags.
 func (c *config) serveFlags(fs *flag.FlagSet) {
-	c.storeFlags(fs)
-	c.keyFlags(fs)
 	fs.StringVar(&c.issuer, "issuer", "", "issuer URL, the iss of every token (default http://<listen address>)")
 	fs.StringVar(&c.listen, "listen", defaultListen, "address to listen on")
 	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
 	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
 	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
-	c.argon2Flags(fs)
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&c.demo, "demo", false, "on the first start, create a demo client and user and print their credentials (make run)")
 }
 
 // argon2Flags are the hashing parameters serve and the user commands share.
@@ -158,16 +172,15 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	return positional, err
 }
 
-// algs parses --key-algs.
+// algs parses --key-algs; keys.ParseAlg knows which algorithms exist.
 func (c *config) algs() ([]keys.Alg, error) {
 	var out []keys.Alg
 	for _, s := range strings.Split(c.keyAlgs, ",") {
-		switch a := keys.Alg(strings.TrimSpace(s)); a {
-		case keys.RS256, keys.EdDSA:
-			out = append(out, a)
-		default:
-			return nil, usagef("--key-algs: unknown algorithm %q (want RS256 and/or EdDSA)", s)
+		a, err := keys.ParseAlg(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usagef("--key-algs: %v", err)
 		}
+		out = append(out, a)
 	}
 	return out, nil
 }

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
@@ -28,63 +25,31 @@ const (
 	purgeInterval     = time.Hour
 )
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c config
-	fs := flag.NewFlagSet("rotor serve", flag.ContinueOnError)
-	c.serveFlags(fs)
-	demo := fs.Bool("demo", false, "on the first start, create a demo client and user and print their credentials (make run)")
-	if _, err := parseFlags(fs, args, getenv, stderr); err != nil {
-		return err
-	}
-	log, err := newLogger(c.logLevel, c.logFormat, stderr)
-	if err != nil {
-		return err
-	}
-	policy, err := c.policy()
-	if err != nil {
-		return err
-	}
-	algs, err := c.algs()
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(algs, keys.Alg(c.signingAlg)) {
-		return usagef("--signing-alg %q must be one of --key-algs (%s)", c.signingAlg, c.keyAlgs)
-	}
-	argon, err := c.argon2()
-	if err != nil {
-		return err
-	}
-	if c.refreshTTL <= 0 || c.reuseInterval < 0 {
-		return usagef("--refresh-token-ttl must be positive and --refresh-reuse-interval not negative")
-	}
+var serveCommand = command{
+	name: "serve", synopsis: "[flags]", summary: "run the server",
+	flags: []flagger{(*config).storeFlags, (*config).keyFlags, (*config).argon2Flags, (*config).serveFlags},
+	run:   serve,
+}
 
-	ln, err := net.Listen("tcp", c.listen)
+// serve runs Rotor until ctx ends: it checks the settings, listens, opens
+// the store, starts the key ring and serves HTTP.
+func serve(ctx context.Context, in *invocation) error {
+	c := in.cfg
+	s, err := c.serveSettings(in.stderr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.listen, err)
+		return err
+	}
+	ln, issuer, err := listen(c)
+	if err != nil {
+		return err
 	}
 	defer ln.Close()
-	issuer := c.issuer
-	if issuer == "" {
-		issuer = defaultIssuer(ln.Addr())
-	}
-	if err := checkIssuer(issuer); err != nil {
-		return err
-	}
-
-	be, err := openBackend(ctx, &c, forServe, log)
+	be, err := openBackend(ctx, c, forServe, s.log)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-
-	mgr, err := keys.NewManager(be.st, keys.Config{
-		Algs: algs, Policy: policy, PollInterval: c.pollInterval, KEKs: be.keks, Logger: log,
-		// Maintenance promotes a due next key; checking a few times per
-		// propagation delay keeps scheduled rotations on time even with
-		// the short timings tests use.
-		MaintainInterval: min(keys.DefaultMaintainInterval, policy.PropagationDelay/3),
-	})
+	mgr, err := keys.NewManager(be.st, c.keysConfig(s, be.keks))
 	if err != nil {
 		return err
 	}
@@ -92,18 +57,50 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("key ring: %w", err)
 	}
 
+	// Background work outlives ctx until the server has drained: in-flight
+	// requests still sign with the ring.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go mgr.Run(bg)
-	go purgeRefresh(bg, be.st, log)
+	go purgeRefresh(bg, be.st, s.log)
 
-	handler := idp.NewServer(idp.Config{
-		Issuer: issuer, Algs: algs, DefaultAlg: keys.Alg(c.signingAlg),
-		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
-		JWKSMaxAge: c.jwksMaxAge, Argon2: argon, HashConcurrency: c.hashConcurrency, Logger: log,
-		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
-	}, idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
+	handler := idp.NewServer(c.idpConfig(s, issuer), idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
+	return serveHTTP(ctx, ln, handler, s.log, func() error {
+		s.log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
+		if !c.demo {
+			return nil
+		}
+		if err := seedDemo(ctx, be.st, issuer, s.argon2, in.stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		return nil
+	})
+}
 
+// listen opens the listening socket and works out the issuer, which
+// defaults to the address it got (with --listen on port 0, the kernel picks
+// the port).
+func listen(c *config) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s: %w", c.listen, err)
+	}
+	issuer := c.issuer
+	if issuer == "" {
+		issuer = defaultIssuer(ln.Addr())
+	}
+	if err := checkIssuer(issuer); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	return ln, issuer, nil
+}
+
+// serveHTTP serves handler on ln until ctx ends, then drains: it stops
+// accepting connections and lets in-flight requests finish, for up to
+// shutdownTimeout. started runs once the server is accepting; an error from
+// it stops the server at once.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, started func() error) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -115,19 +112,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
-	if *demo {
-		if err := seedDemo(ctx, be.st, issuer, argon, stdout); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
+	if err := started(); err != nil {
+		srv.Close()
+		return err
 	}
-
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
-	// Drain: stop accepting, let in-flight requests finish.
 	log.Info("rotor shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -172,28 +165,4 @@ func purgeRefresh(ctx context.Context, rs idp.RefreshStore, log *slog.Logger) {
 			log.Info("purged expired refresh token families", "count", n)
 		}
 	}
-}
-
-func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, usagef("--log-format %q: want text or json", format)
-}
-
-// cacheTTL maps the flag's "0 turns it off" onto idp.Config's "negative
-// disables" (whose zero means the default).
-func cacheTTL(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
 }

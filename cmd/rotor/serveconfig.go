@@ -1,0 +1,92 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/keys"
+)
+
+// serveSettings are serve's flags, checked and in the forms the packages
+// take. Building them finds everything a command line can get wrong before
+// Rotor listens or touches the store.
+type serveSettings struct {
+	log    *slog.Logger
+	policy keys.Policy
+	algs   []keys.Alg
+	argon2 argon2id.Params
+}
+
+// serveSettings checks serve's flags; its errors are usage errors.
+func (c *config) serveSettings(stderr io.Writer) (serveSettings, error) {
+	var s serveSettings
+	var err error
+	if s.log, err = newLogger(c.logLevel, c.logFormat, stderr); err != nil {
+		return s, err
+	}
+	if s.policy, err = c.policy(); err != nil {
+		return s, err
+	}
+	if s.algs, err = c.algs(); err != nil {
+		return s, err
+	}
+	if !slices.Contains(s.algs, keys.Alg(c.signingAlg)) {
+		return s, usagef("--signing-alg %q must be one of --key-algs (%s)", c.signingAlg, c.keyAlgs)
+	}
+	if s.argon2, err = c.argon2(); err != nil {
+		return s, err
+	}
+	if c.refreshTTL <= 0 || c.reuseInterval < 0 {
+		return s, usagef("--refresh-token-ttl must be positive and --refresh-reuse-interval not negative")
+	}
+	return s, nil
+}
+
+// keysConfig is the key manager's configuration.
+func (c *config) keysConfig(s serveSettings, keks *keys.KEKSet) keys.Config {
+	return keys.Config{
+		Algs: s.algs, Policy: s.policy, PollInterval: c.pollInterval, KEKs: keks, Logger: s.log,
+		// Maintenance promotes a due next key; checking a few times per
+		// propagation delay keeps scheduled rotations on time even with
+		// the short timings tests use.
+		MaintainInterval: min(keys.DefaultMaintainInterval, s.policy.PropagationDelay/3),
+	}
+}
+
+// idpConfig is the token service's configuration.
+func (c *config) idpConfig(s serveSettings, issuer string) idp.Config {
+	return idp.Config{
+		Issuer: issuer, Algs: s.algs, DefaultAlg: keys.Alg(c.signingAlg),
+		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
+		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
+		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
+	}
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
+}
+
+// cacheTTL maps the flag's "0 turns it off" onto idp.Config's "negative
+// disables" (whose zero means the default).
+func cacheTTL(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/idp"
+)
+
+// usersFlags are the flags of every users command: the store, --json, and
+// the argon2id parameters of the hashes add and set-password make.
+var usersFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).argon2Flags}
+
+var usersCommands = []command{
+	{group: "users", name: "add", args: []string{"NAME"}, summary: "create a user (password on stdin)",
+		flags: usersFlags, run: withStore(forAdmin, usersAdd)},
+	{group: "users", name: "list",
+		flags: usersFlags, run: withStore(forAdmin, usersList)},
+	{group: "users", name: "disable", args: []string{"NAME"}, summary: "disable a user and revoke their refresh tokens",
+		flags: usersFlags, run: withStore(forAdmin, usersSetDisabled(true))},
+	{group: "users", name: "enable", args: []string{"NAME"},
+		flags: usersFlags, run: withStore(forAdmin, usersSetDisabled(false))},
+	{group: "users", name: "set-password", args: []string{"NAME"}, summary: "change a password (on stdin); revokes refresh tokens",
+		flags: usersFlags, run: withStore(forAdmin, usersSetPassword)},
+}
+
+func usersAdd(ctx context.Context, in *invocation, be *backend) error {
+	name := in.args[0]
+	pw, params, err := newPassword(in)
+	if err != nil {
+		return err
+	}
+	u, err := idp.NewUser(name, pw, params, now())
+	if err != nil {
+		return err
+	}
+	if err := be.st.CreateUser(ctx, u); errors.Is(err, idp.ErrConflict) {
+		return fmt.Errorf("a user named %q already exists", name)
+	} else if err != nil {
+		return err
+	}
+	return in.done(userJSONOf(u), "created user %s (id %s)", u.Name, u.ID)
+}
+
+func usersSetPassword(ctx context.Context, in *invocation, be *backend) error {
+	name := in.args[0]
+	pw, params, err := newPassword(in)
+	if err != nil {
+		return err
+	}
+	if err := idp.CheckPassword(pw); err != nil {
+		return err
+	}
+	h, err := idp.HashPassword(pw, params)
+	if err != nil {
+		return err
+	}
+	if err := be.st.SetPassword(ctx, name, h, now()); err != nil {
+		return notFound(err, "user", name)
+	}
+	return in.done(map[string]string{"name": name, "status": "password_changed"},
+		"changed the password of %s and revoked their refresh tokens", name)
+}
+
+// usersSetDisabled is `users disable` (true) or `users enable` (false).
+func usersSetDisabled(disabled bool) func(context.Context, *invocation, *backend) error {
+	verb := "enabled"
+	if disabled {
+		verb = "disabled"
+	}
+	return func(ctx context.Context, in *invocation, be *backend) error {
+		name := in.args[0]
+		if err := be.st.SetUserDisabled(ctx, name, disabled, now()); err != nil {
+			return notFound(err, "user", name)
+		}
+		return in.done(map[string]any{"name": name, "disabled": disabled}, "%s user %s", verb, name)
+	}
+}
+
+func usersList(ctx context.Context, in *invocation, be *backend) error {
+	us, err := be.st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	return printList(in, us, userJSONOf, "NAME\tID\tDISABLED\tCREATED", func(u idp.User) string {
+		return fmt.Sprintf("%s\t%s\t%v\t%s", u.Name, u.ID, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+	})
+}
+
+// userJSON is a user as --json prints it: no password hash.
+type userJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func userJSONOf(u idp.User) userJSON {
+	return userJSON{ID: u.ID, Name: u.Name, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// newPassword returns the argon2id parameters to hash with and the password
+// on stdin.
+func newPassword(in *invocation) (string, argon2id.Params, error) {
+	params, err := in.cfg.argon2()
+	if err != nil {
+		return "", params, err
+	}
+	pw, err := readPassword(in.stdin)
+	return pw, params, err
+}
+
+// readPassword reads one line from stdin: passwords never come from argv,
+// where other users and shell history can see them.
+func readPassword(r io.Reader) (string, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, idp.MaxPasswordLen+3), idp.MaxPasswordLen+3)
+	line, err := br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on stdin (pipe it in, e.g. printf '%s' \"$PASSWORD\" | rotor users add NAME)")
+	}
+	return line, nil
+}
+
+// notFound names what was missing when err is idp.ErrNotFound.
+func notFound(err error, what, name string) error {
+	if errors.Is(err, idp.ErrNotFound) {
+		return fmt.Errorf("no %s named %q", what, name)
+	}
+	return err
+}
