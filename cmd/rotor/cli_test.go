@@ -14,10 +14,10 @@ func TestCLIClients(t *testing.T) {
 	if !strings.HasPrefix(secret, "rcs_") || len(secret) < 40 {
 		t.Fatalf("secret %q", secret)
 	}
-	if out := e.mustCLI("", "clients", "add", "spa", "--public", "--grant-types", "password", "--audience", "https://a", "--json"); strings.Contains(out, "client_secret") {
+	if out := e.mustRunInProcess("", "clients", "add", "spa", "--public", "--grant-types", "password", "--audience", "https://a", "--json"); strings.Contains(out, "client_secret") {
 		t.Errorf("public client got a secret: %s", out)
 	}
-	if _, _, err := e.cli("", "clients", "add", "web", "--audience", "x"); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, _, err := e.runInProcess("", "clients", "add", "web", "--audience", "x"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate client: %v", err)
 	}
 	for _, bad := range [][]string{
@@ -27,12 +27,12 @@ func TestCLIClients(t *testing.T) {
 		{"clients", "add", "x y", "--audience", "a"},
 		{"clients", "add", "x", "--audience", "a", "--token-alg", "HS256"},
 	} {
-		if _, _, err := e.cli("", bad...); err == nil {
+		if _, _, err := e.runInProcess("", bad...); err == nil {
 			t.Errorf("rotor %s succeeded", strings.Join(bad, " "))
 		}
 	}
 
-	out := e.mustCLI("", "clients", "list", "--json")
+	out := e.mustRunInProcess("", "clients", "list", "--json")
 	if strings.Contains(out, secret) || strings.Contains(out, "secret") {
 		t.Errorf("clients list shows secret material: %s", out)
 	}
@@ -44,30 +44,30 @@ func TestCLIClients(t *testing.T) {
 		cmp.Diff([]any{"https://a", "https://b"}, list[1]["audiences"]) != "" {
 		t.Errorf("clients list: %s", out)
 	}
-	e.mustCLI("", "clients", "delete", "spa")
-	if _, _, err := e.cli("", "clients", "delete", "spa"); err == nil || !strings.Contains(err.Error(), "no client") {
+	e.mustRunInProcess("", "clients", "delete", "spa")
+	if _, _, err := e.runInProcess("", "clients", "delete", "spa"); err == nil || !strings.Contains(err.Error(), "no client") {
 		t.Errorf("deleting a missing client: %v", err)
 	}
 }
 
 func TestCLIUsers(t *testing.T) {
 	e := newTestEnv(t)
-	e.mustCLI("correct horse battery staple\n", "users", "add", "alice")
-	if _, _, err := e.cli("", "users", "add", "bob"); err == nil || !strings.Contains(err.Error(), "stdin") {
+	e.mustRunInProcess("correct horse battery staple\n", "users", "add", "alice")
+	if _, _, err := e.runInProcess("", "users", "add", "bob"); err == nil || !strings.Contains(err.Error(), "stdin") {
 		t.Errorf("no password on stdin: %v", err)
 	}
-	if _, _, err := e.cli("short\n", "users", "add", "bob"); err == nil || !strings.Contains(err.Error(), "shorter") {
+	if _, _, err := e.runInProcess("short\n", "users", "add", "bob"); err == nil || !strings.Contains(err.Error(), "shorter") {
 		t.Errorf("short password: %v", err)
 	}
-	if _, _, err := e.cli("another fine password", "users", "add", "alice"); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, _, err := e.runInProcess("another fine password", "users", "add", "alice"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate user: %v", err)
 	}
-	e.mustCLI("", "users", "disable", "alice")
-	e.mustCLI("a different password\r\n", "users", "set-password", "alice")
-	if _, _, err := e.cli("a different password", "users", "set-password", "nobody"); err == nil || !strings.Contains(err.Error(), "no user") {
+	e.mustRunInProcess("", "users", "disable", "alice")
+	e.mustRunInProcess("a different password\r\n", "users", "set-password", "alice")
+	if _, _, err := e.runInProcess("a different password", "users", "set-password", "nobody"); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Errorf("set-password of a missing user: %v", err)
 	}
-	out := e.mustCLI("", "users", "list", "--json")
+	out := e.mustRunInProcess("", "users", "list", "--json")
 	if strings.Contains(out, "argon2") || strings.Contains(out, "password") {
 		t.Errorf("users list shows password material: %s", out)
 	}
@@ -79,9 +79,9 @@ func TestCLIUsers(t *testing.T) {
 
 func TestCLIKeys(t *testing.T) {
 	e := newTestEnv(t)
-	e.mustCLI("", "keys", "rotate", "--force") // creates the ring, then rotates every lane
-	out := e.mustCLI("", "keys", "list", "--json")
-	for _, private := range []string{`"d"`, `"p"`, `"sealed"`, "PRIVATE", e.Env["ROTOR_KEY_ENCRYPTION_KEYS"][5:]} {
+	e.mustRunInProcess("", "keys", "rotate", "--force") // creates the ring, then rotates every lane
+	out := e.mustRunInProcess("", "keys", "list", "--json")
+	for _, private := range []string{`"d"`, `"p"`, `"sealed"`, "PRIVATE", e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"][5:]} {
 		if strings.Contains(out, private) {
 			t.Errorf("keys list --json contains %s", private)
 		}
@@ -97,39 +97,22 @@ func TestCLIKeys(t *testing.T) {
 
 	cur := e.keyIn("EdDSA", "current")
 	next := e.keyIn("EdDSA", "next")
-	e.mustCLI("", "keys", "revoke", cur.KID)
+	e.mustRunInProcess("", "keys", "revoke", cur.KID)
 	if got := e.keyIn("EdDSA", "current"); got.KID != next.KID {
 		t.Errorf("after revoking the current key, %s is current, want the next key %s", got.KID, next.KID)
 	}
-	if _, _, err := e.cli("", "keys", "revoke", "no-such-kid"); err == nil {
+	if _, _, err := e.runInProcess("", "keys", "revoke", "no-such-kid"); err == nil {
 		t.Error("revoking an unknown kid succeeded")
 	}
 
-	kek := e.mustCLI("", "keys", "new-kek")
+	kek := e.mustRunInProcess("", "keys", "new-kek")
 	if !strings.Contains(kek, ":") || len(strings.TrimSpace(kek)) < 40 {
 		t.Errorf("new-kek printed %q", kek)
 	}
 	// KEK rotation: a new primary, the old one kept to open, rewrap, then
 	// the old one can go.
-	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek) + "," + e.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
-	e.mustCLI("", "keys", "rewrap")
-	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek)
-	e.mustCLI("", "keys", "rotate", "--force", "--alg", "EdDSA")
-}
-
-func TestCLIUsage(t *testing.T) {
-	e := newTestEnv(t)
-	for _, args := range [][]string{{}, {"frobnicate"}, {"users"}, {"users", "add"}, {"keys", "rotate", "--alg"}, {"serve", "--no-such-flag"}} {
-		_, _, err := e.cli("", args...)
-		if _, ok := err.(usageError); !ok {
-			t.Errorf("rotor %v: err = %v (%T), want a usage error", args, err, err)
-		}
-	}
-	if out := e.mustCLI("", "help"); !strings.Contains(out, "rotor serve") {
-		t.Errorf("help: %q", out)
-	}
-	e.Env["ROTOR_JWKS_MAX_AGE"] = "soon"
-	if _, _, err := e.cli("", "keys", "list"); err == nil || !strings.Contains(err.Error(), "ROTOR_JWKS_MAX_AGE") {
-		t.Errorf("bad environment value: %v", err)
-	}
+	e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek) + "," + e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
+	e.mustRunInProcess("", "keys", "rewrap")
+	e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = strings.TrimSpace(kek)
+	e.mustRunInProcess("", "keys", "rotate", "--force", "--alg", "EdDSA")
 }

@@ -18,8 +18,8 @@ import (
 func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 	e := newTestEnv(t)
 	secret := e.addClient("svc", "--scopes", "read", "--audience", "https://api.example")
-	a := e.Serve("replica-a")
-	b := e.Serve("replica-b")
+	a := e.deploy.Serve("replica-a")
+	b := e.deploy.Serve("replica-b")
 
 	if diff := cmp.Diff(a.JWKSKids(t), b.JWKSKids(t)); diff != "" {
 		t.Fatalf("replicas publish different keys (-a +b):\n%s", diff)
@@ -30,8 +30,8 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 
 	// Forcing skips the propagation check; right after it, the fresh next key
 	// is too young to sign and a plain rotation is refused.
-	e.mustCLI("", "keys", "rotate", "--alg", "RS256", "--force")
-	_, _, err := e.cli("", "keys", "rotate", "--alg", "RS256")
+	e.mustRunInProcess("", "keys", "rotate", "--alg", "RS256", "--force")
+	_, _, err := e.runInProcess("", "keys", "rotate", "--alg", "RS256")
 	if err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("rotating a young next key: err = %v, want a refusal that mentions --force", err)
 	}
@@ -48,7 +48,7 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 	if diff := cmp.Diff(publishedByBoth, b.JWKSKids(t)); diff != "" {
 		t.Fatalf("replicas disagree before rotation (-a +b):\n%s", diff)
 	}
-	out := e.mustCLI("", "keys", "rotate", "--alg", "RS256")
+	out := e.mustRunInProcess("", "keys", "rotate", "--alg", "RS256")
 	if !strings.Contains(out, next.KID+" is now signing") {
 		t.Fatalf("rotate printed %q", out)
 	}
@@ -75,10 +75,10 @@ func TestReplicasConvergeOnCLIRotation(t *testing.T) {
 
 func TestServeRefusesBrokenPropagationInvariant(t *testing.T) {
 	e := newTestEnv(t)
-	e.Env["ROTOR_JWKS_MAX_AGE"] = "10s"
-	e.Env["ROTOR_KEY_POLL_INTERVAL"] = "2s"
-	e.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "5s"
-	_, _, err := e.cli("", "serve")
+	e.deploy.Env["ROTOR_JWKS_MAX_AGE"] = "10s"
+	e.deploy.Env["ROTOR_KEY_POLL_INTERVAL"] = "2s"
+	e.deploy.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "5s"
+	_, _, err := e.runInProcess("", "serve")
 	if err == nil {
 		t.Fatal("serve accepted a propagation delay shorter than the JWKS max-age")
 	}
@@ -94,11 +94,11 @@ func TestServeRefusesBrokenPropagationInvariant(t *testing.T) {
 
 func TestServeWithWrongKEK(t *testing.T) {
 	e := newTestEnv(t)
-	first := e.Serve("first")
+	first := e.deploy.Serve("first")
 	first.Kill()
 
-	right := e.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
-	e.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = rotortest.NewKEK()
+	right := e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"]
+	e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"] = rotortest.NewKEK()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr strings.Builder
@@ -109,7 +109,7 @@ func TestServeWithWrongKEK(t *testing.T) {
 	if !strings.Contains(err.Error(), "key-encryption key") {
 		t.Errorf("error %q does not say the key-encryption key is wrong", err)
 	}
-	for _, secret := range []string{right[len("test:"):], e.Env["ROTOR_KEY_ENCRYPTION_KEYS"][len("test:"):]} {
+	for _, secret := range []string{right[len("test:"):], e.deploy.Env["ROTOR_KEY_ENCRYPTION_KEYS"][len("test:"):]} {
 		if strings.Contains(err.Error(), secret) || strings.Contains(stderr.String(), secret) {
 			t.Error("key material in the error or the log")
 		}
@@ -121,10 +121,10 @@ func TestServeWithWrongKEK(t *testing.T) {
 // only have heard of it from the database notification.
 func TestReplicasHearRotationsThroughNotifications(t *testing.T) {
 	e := newTestEnv(t)
-	e.Env["ROTOR_KEY_POLL_INTERVAL"] = "1m"
-	e.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "62s"
-	a := e.Serve("replica-a")
-	e.mustCLI("", "keys", "rotate", "--force", "--alg", "EdDSA")
+	e.deploy.Env["ROTOR_KEY_POLL_INTERVAL"] = "1m"
+	e.deploy.Env["ROTOR_KEY_PROPAGATION_DELAY"] = "62s"
+	a := e.deploy.Serve("replica-a")
+	e.mustRunInProcess("", "keys", "rotate", "--force", "--alg", "EdDSA")
 	next := e.keyIn("EdDSA", "next")
 	proctest.Await(t, 15*time.Second, "the replica to publish the new next key", func() bool {
 		return slices.Contains(a.JWKSKids(t), next.KID)

@@ -12,21 +12,24 @@ import (
 	"github.com/rotor-idp/rotor/internal/rotortest"
 )
 
-// testEnv is a deployment whose admin commands run in-process through run,
-// the way main calls it, while replicas run as real processes.
+// testEnv is a deployment on a fresh database. The tests run its admin
+// commands in-process (runInProcess calls run, the way main does, so they
+// see run's errors, not only exit codes) and its replicas as real processes
+// (deploy.Serve).
 type testEnv struct {
-	*rotortest.Deployment
-	t *testing.T
+	t      *testing.T
+	deploy *rotortest.Deployment // the database and the ROTOR_* settings its processes share
 }
 
 func newTestEnv(t *testing.T) *testEnv {
-	return &testEnv{Deployment: rotortest.New(t, pgtest.NewDatabase(t)), t: t}
+	return &testEnv{t: t, deploy: rotortest.New(t, pgtest.NewDatabase(t))}
 }
 
-func (e *testEnv) getenv(k string) string { return e.Env[k] }
+func (e *testEnv) getenv(k string) string { return e.deploy.Env[k] }
 
-// cli runs a rotor command in-process with stdin.
-func (e *testEnv) cli(stdin string, args ...string) (stdout, stderr string, err error) {
+// runInProcess runs a rotor command through run with the deployment's
+// settings as its environment and stdin as its input.
+func (e *testEnv) runInProcess(stdin string, args ...string) (stdout, stderr string, err error) {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -35,20 +38,22 @@ func (e *testEnv) cli(stdin string, args ...string) (stdout, stderr string, err 
 	return out.String(), errOut.String(), err
 }
 
-// mustCLI runs a command that must succeed.
-func (e *testEnv) mustCLI(stdin string, args ...string) string {
+// mustRunInProcess is runInProcess for a command that must succeed; it
+// returns the command's stdout.
+func (e *testEnv) mustRunInProcess(stdin string, args ...string) string {
 	e.t.Helper()
-	out, errOut, err := e.cli(stdin, args...)
+	out, errOut, err := e.runInProcess(stdin, args...)
 	if err != nil {
 		e.t.Fatalf("rotor %s: %v\n%s", strings.Join(args, " "), err, errOut)
 	}
 	return out
 }
 
-// addClient creates a client through the CLI and returns its secret.
+// addClient creates a client with `rotor clients add` (through
+// mustRunInProcess) and returns its secret.
 func (e *testEnv) addClient(id string, args ...string) string {
 	e.t.Helper()
-	out := e.mustCLI("", append([]string{"clients", "add", id, "--json"}, args...)...)
+	out := e.mustRunInProcess("", append([]string{"clients", "add", id, "--json"}, args...)...)
 	var v struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
@@ -67,15 +72,17 @@ type keyInfo struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// keys is `rotor keys list --json` (through mustRunInProcess).
 func (e *testEnv) keys() []keyInfo {
 	e.t.Helper()
 	var ks []keyInfo
-	if err := json.Unmarshal([]byte(e.mustCLI("", "keys", "list", "--json")), &ks); err != nil {
+	if err := json.Unmarshal([]byte(e.mustRunInProcess("", "keys", "list", "--json")), &ks); err != nil {
 		e.t.Fatal(err)
 	}
 	return ks
 }
 
+// keyIn returns the key of lane alg in state; the test fails if there is none.
 func (e *testEnv) keyIn(alg, state string) keyInfo {
 	e.t.Helper()
 	for _, k := range e.keys() {

@@ -18,7 +18,7 @@ import (
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	e := newTestEnv(t)
 	secret := e.addClient("svc", "--scopes", "read", "--audience", "https://api.example")
-	r := e.Serve("drain")
+	r := e.deploy.Serve("drain")
 
 	u, _ := url.Parse(r.URL)
 	conn, err := net.Dial("tcp", u.Host)

@@ -27,7 +27,7 @@ func TestDatabaseOutage(t *testing.T) {
 	d := rotortest.New(t, cluster.URL())
 	svc := d.AddClient("svc", "--scopes", "read", "--audience", audience)
 	web := d.AddClient("web", "--grant-types", "password,refresh_token", "--scopes", "read", "--audience", audience)
-	d.MustCLI("correct horse battery staple\n", "users", "add", "alice")
+	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
 	r := d.Serve("rotor")
 	client := &http.Client{Timeout: 30 * time.Second}
 	login, err := rotortest.Token(client, r.URL, "web", web, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse battery staple"}})
@@ -120,7 +120,7 @@ func TestConcurrentPasswordLogins(t *testing.T) {
 	delete(d.Env, "ROTOR_ARGON2_ITERATIONS")
 	d.Env["ROTOR_HASH_CONCURRENCY"] = "2"
 	web := d.AddClient("web", "--grant-types", "password", "--scopes", "read", "--audience", audience)
-	d.MustCLI("correct horse battery staple\n", "users", "add", "alice")
+	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
 	r := d.Serve("rotor")
 
 	const logins = 200
@@ -186,7 +186,7 @@ func TestKillReplicaDuringRefreshStorm(t *testing.T) {
 	d := rotortest.New(t, dbURL)
 	d.Env["ROTOR_REFRESH_REUSE_INTERVAL"] = "30s"
 	web := d.AddClient("web", "--grant-types", "password,refresh_token", "--scopes", "read", "--audience", audience)
-	d.MustCLI("correct horse battery staple\n", "users", "add", "alice")
+	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
 	victim, survivor := d.Serve("victim"), d.Serve("survivor")
 	client := &http.Client{Timeout: 30 * time.Second}
 
@@ -288,7 +288,7 @@ func TestEmergencyRevoke(t *testing.T) {
 		t.Fatalf("before revocation: %d %v", status, err)
 	}
 	kid := rotortest.KID(t, old)
-	d.MustCLI("", "keys", "revoke", kid)
+	d.MustRunBinary("", "keys", "revoke", kid)
 	revokedAt := time.Now()
 	proctest.Await(t, 10*time.Second, "the example API to refuse the revoked key's token", func() bool {
 		status, err := d.api.schedules(client, old)

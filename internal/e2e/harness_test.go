@@ -120,7 +120,7 @@ type keyInfo struct {
 func keysIn(t *testing.T, d *rotortest.Deployment, state string) map[string]keyInfo {
 	t.Helper()
 	var ks []keyInfo
-	if err := json.Unmarshal([]byte(d.MustCLI("", "keys", "list", "--json")), &ks); err != nil {
+	if err := json.Unmarshal([]byte(d.MustRunBinary("", "keys", "list", "--json")), &ks); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]keyInfo{}

@@ -40,7 +40,7 @@ func TestPythonApps(t *testing.T) {
 	webSecret := d.AddClient("web", "--grant-types", "password,refresh_token", "--scopes", "schedules:read schedules:write", "--audience", aud)
 	edSecret := d.AddClient("svc-ed", "--grant-types", "client_credentials", "--scopes", "schedules:read", "--audience", aud, "--token-alg", "EdDSA")
 	noScope := d.AddClient("svc-none", "--grant-types", "client_credentials", "--scopes", "other", "--audience", aud)
-	d.MustCLI("correct horse battery staple\n", "users", "add", "alice")
+	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
 	rotor := d.Serve("rotor")
 
 	dir := repoPath(t, "examples/python")

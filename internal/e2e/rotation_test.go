@@ -93,7 +93,7 @@ func TestZeroDowntimeRotation(t *testing.T) {
 		for _, k := range next {
 			time.Sleep(time.Until(k.CreatedAt.Add(3 * time.Second)))
 		}
-		d.MustCLI("", "keys", "rotate")
+		d.MustRunBinary("", "keys", "rotate")
 		for _, k := range next {
 			promoted = append(promoted, k.KID)
 		}
@@ -196,7 +196,7 @@ func TestAutomaticRotation(t *testing.T) {
 	wg := d.load(t, 4, stop, &c, &kids)
 	proctest.Await(t, 40*time.Second, "two scheduled rotations in every lane", func() bool {
 		var ks []keyInfo
-		if err := json.Unmarshal([]byte(d.MustCLI("", "keys", "list", "--json")), &ks); err != nil {
+		if err := json.Unmarshal([]byte(d.MustRunBinary("", "keys", "list", "--json")), &ks); err != nil {
 			t.Fatal(err)
 		}
 		signed := map[string]int{}

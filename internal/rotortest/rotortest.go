@@ -69,8 +69,10 @@ func (d *Deployment) Environ() []string {
 // Bin is the path of the rotor binary, built once per test process.
 func (d *Deployment) Bin() string { return proctest.Build(d.T, "./cmd/rotor") }
 
-// CLI runs a rotor admin command as a process and returns its stdout.
-func (d *Deployment) CLI(stdin string, args ...string) (string, error) {
+// RunBinary runs a rotor admin command as a process of the built binary,
+// with the deployment's settings in its environment and stdin as its input,
+// and returns its stdout.
+func (d *Deployment) RunBinary(stdin string, args ...string) (string, error) {
 	d.T.Helper()
 	cmd := exec.Command(d.Bin(), args...)
 	cmd.Env = append(d.Environ(), "PATH=/usr/bin:/bin")
@@ -83,7 +85,7 @@ func (d *Deployment) CLI(stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// CLIError is a failed admin command.
+// CLIError is an admin command that RunBinary ran and that failed.
 type CLIError struct {
 	Err    error
 	Stderr string
@@ -91,20 +93,21 @@ type CLIError struct {
 
 func (e *CLIError) Error() string { return e.Err.Error() + ": " + strings.TrimSpace(e.Stderr) }
 
-// MustCLI runs an admin command that must succeed.
-func (d *Deployment) MustCLI(stdin string, args ...string) string {
+// MustRunBinary is RunBinary for a command that must succeed.
+func (d *Deployment) MustRunBinary(stdin string, args ...string) string {
 	d.T.Helper()
-	out, err := d.CLI(stdin, args...)
+	out, err := d.RunBinary(stdin, args...)
 	if err != nil {
 		d.T.Fatalf("rotor %s: %v", strings.Join(args, " "), err)
 	}
 	return out
 }
 
-// AddClient creates a client and returns its secret.
+// AddClient creates a client with `rotor clients add` (through
+// MustRunBinary) and returns its secret.
 func (d *Deployment) AddClient(id string, args ...string) string {
 	d.T.Helper()
-	out := d.MustCLI("", append([]string{"clients", "add", id, "--json"}, args...)...)
+	out := d.MustRunBinary("", append([]string{"clients", "add", id, "--json"}, args...)...)
 	var v struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
