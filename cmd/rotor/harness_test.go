@@ -54,14 +54,7 @@ func (e *testEnv) mustRunInProcess(stdin string, args ...string) string {
 func (e *testEnv) addClient(id string, args ...string) string {
 	e.t.Helper()
 	out := e.mustRunInProcess("", append([]string{"clients", "add", id, "--json"}, args...)...)
-	var v struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || v.ClientID != id {
-		e.t.Fatalf("clients add --json printed %q", out)
-	}
-	return v.ClientSecret
+	return rotortest.ClientSecret(e.t, id, out)
 }
 
 // keyInfo is one entry of `rotor keys list --json`.

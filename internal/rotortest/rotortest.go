@@ -108,12 +108,20 @@ func (d *Deployment) MustRunBinary(stdin string, args ...string) string {
 func (d *Deployment) AddClient(id string, args ...string) string {
 	d.T.Helper()
 	out := d.MustRunBinary("", append([]string{"clients", "add", id, "--json"}, args...)...)
+	return ClientSecret(d.T, id, out)
+}
+
+// ClientSecret returns the secret in the output of `rotor clients add ID
+// --json` (empty for a public client); the test fails if the output is not
+// that of client id.
+func ClientSecret(t testing.TB, id, out string) string {
+	t.Helper()
 	var v struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.ClientID != id {
-		d.T.Fatalf("clients add --json printed %q", out)
+		t.Fatalf("clients add --json printed %q", out)
 	}
 	return v.ClientSecret
 }
