@@ -30,6 +30,12 @@ type ClientSpec struct {
 	Audiences  []string
 	Public     bool
 	TokenAlg   string // "", "RS256" or "EdDSA"
+
+	// Browser sign-in; checked by checkSignIn (redirect.go).
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	FirstParty             bool
 }
 
 // NewClient validates spec and returns the client to store and, for a
@@ -45,9 +51,9 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 	}
 	for _, g := range spec.GrantTypes {
 		switch g {
-		case GrantClientCredentials, GrantPassword, GrantRefreshToken:
+		case GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantAuthorizationCode:
 		default:
-			return Client{}, "", fmt.Errorf("unknown grant type %q (want client_credentials, password or refresh_token)", g)
+			return Client{}, "", fmt.Errorf("unknown grant type %q (want authorization_code, client_credentials, password or refresh_token)", g)
 		}
 	}
 	if spec.Public && slices.Contains(spec.GrantTypes, GrantClientCredentials) {
@@ -66,6 +72,9 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 			return Client{}, "", fmt.Errorf("invalid audience %q", a)
 		}
 	}
+	if err := checkSignIn(spec); err != nil {
+		return Client{}, "", err
+	}
 	switch keys.Alg(spec.TokenAlg) {
 	case "", keys.RS256, keys.EdDSA:
 	default:
@@ -74,6 +83,8 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 	c := Client{
 		ID: spec.ID, Public: spec.Public, TokenAlg: spec.TokenAlg, CreatedAt: now,
 		GrantTypes: dedupe(spec.GrantTypes), Scopes: dedupe(spec.Scopes), Audiences: dedupe(spec.Audiences),
+		Name: spec.Name, RedirectURIs: dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs),
+		FirstParty: spec.FirstParty,
 	}
 	if spec.Public {
 		return c, "", nil

@@ -18,14 +18,19 @@ var ErrUnavailable = errors.New("store unavailable")
 // already exists.
 var ErrConflict = errors.New("already exists")
 
-// User is a resource owner who logs in with the password grant.
+// User is a resource owner who signs in with a password.
 type User struct {
 	ID           string // stable, random; the access token's sub
-	Name         string // unique login name
+	Name         string // unique login name; OIDC preferred_username
 	PasswordHash string // argon2id PHC string
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// Optional profile, served as OIDC standard claims (OIDC Core §5.1).
+	Email         string // email; "" if none
+	EmailVerified bool   // email_verified
+	DisplayName   string // name; "" if none
 }
 
 // Client is an OAuth client (RFC 6749 §2).
@@ -38,16 +43,36 @@ type Client struct {
 	Audiences  []string // aud of the access tokens it gets
 	TokenAlg   string   // signing algorithm of its access tokens; "" means the server default
 	CreatedAt  time.Time
+
+	// Browser sign-in (authorization_code). See redirect.go for the rules
+	// redirect URIs follow.
+	Name                   string   // shown on the login and consent pages; "" shows the ID (see DisplayName)
+	RedirectURIs           []string // exact-match redirect URIs (RFC 9700 §4.1.3)
+	PostLogoutRedirectURIs []string // where RP-initiated logout may return to, matched the same way
+	FirstParty             bool     // the user is not asked for consent
+}
+
+// DisplayName is the name the login and consent pages show for the client.
+func (c Client) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
 // Family is one chain of refresh tokens, from one grant: every rotation adds a
 // token to it, reuse of a spent one revokes all of it (RFC 9700 §4.14.2).
 type Family struct {
-	ID           string
-	ClientID     string
-	Subject      string // the user's ID
-	Scope        string // space-delimited scope as granted; a refresh never widens it (RFC 6749 §6)
-	AuthTime     time.Time
+	ID       string
+	ClientID string
+	Subject  string // the user's ID
+	Scope    string // space-delimited scope as granted; a refresh never widens it (RFC 6749 §6)
+	AuthTime time.Time
+	// Where the family came from, so that ending the browser session or a
+	// replay of the code revokes it (RFC 6749 §4.1.2). Both are empty for
+	// grants without a browser (password).
+	SessionID    string // ID of the browser session the user signed in with
+	CodeHash     []byte // hash of the authorization code it was issued for
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // absolute; rotation never extends it
 	RevokedAt    time.Time // zero while live
@@ -87,15 +112,25 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u User) error
 	// UserByName returns the user named name; ErrNotFound if none.
 	UserByName(ctx context.Context, name string) (User, error)
+	// UserByID returns the user whose ID is id; ErrNotFound if none.
+	UserByID(ctx context.Context, id string) (User, error)
 	// Users returns every user, ordered by name.
 	Users(ctx context.Context) ([]User, error)
-	// SetUserDisabled sets the user's Disabled flag. Disabling also revokes
-	// every refresh-token family of the user, in the same transaction.
+	// UpdateProfile applies p to the user named name (p.Apply, in one
+	// transaction: read, apply, write, so concurrent updates of different
+	// fields both land) and returns the user as stored. It revokes nothing.
 	// ErrNotFound if no user is named name.
+	UpdateProfile(ctx context.Context, name string, p ProfileUpdate, at time.Time) (User, error)
+	// SetUserDisabled sets the user's Disabled flag. Disabling also, in the
+	// same transaction, revokes every refresh-token family of the user, ends
+	// every browser session of the user and revokes the user's authorization
+	// codes (see SessionStore.EndUserSessions). ErrNotFound if no user is
+	// named name.
 	SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error
-	// SetPassword replaces the user's password hash and revokes every
-	// refresh-token family of the user, in one transaction. ErrNotFound if no
-	// user is named name.
+	// SetPassword replaces the user's password hash and, in one transaction,
+	// revokes every refresh-token family of the user, ends every browser
+	// session of the user and revokes the user's authorization codes.
+	// ErrNotFound if no user is named name.
 	SetPassword(ctx context.Context, name, hash string, at time.Time) error
 	// RehashPassword replaces the password hash of user id with newHash only
 	// if it still equals oldHash, so an upgrade at login never undoes a
@@ -121,7 +156,19 @@ type ClientStore interface {
 // concurrent use by many goroutines and processes.
 type RefreshStore interface {
 	// CreateFamily stores a new family and its first token in one transaction.
-	// ErrConflict if the family ID or the token hash exists.
+	// ErrConflict if the family ID or the token hash exists; ErrNotFound if
+	// the client does not exist.
+	//
+	// A family from an authorization code (f.CodeHash set) is created only
+	// if that code was redeemed by f.ClientID and has not been revoked since.
+	// The check runs in the same transaction as the insert, under a lock that
+	// every revocation of the code also takes (a replay, the end of its
+	// session, the revocation of its consent, the user being disabled), so a
+	// family is either refused or revoked together with its code; never left
+	// live after the code's revocation. It is refused with ErrNotFound if no
+	// such code was redeemed by that client, ErrCodeReused if the code was
+	// replayed, and ErrRevoked if it was revoked for another reason.
+	// f.SessionID is recorded, not checked: the code's revocation covers it.
 	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
 
 	// UseRefresh finds the token whose hash is hash and locks its family

@@ -9,14 +9,17 @@ import (
 	"github.com/rotor-idp/rotor/idp"
 )
 
-const clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at`
+const clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
+	`name, redirect_uris, post_logout_redirect_uris, first_party`
 
 func scanClient(row pgx.Row) (idp.Client, error) {
 	var c idp.Client
 	var created pgtype.Timestamptz
-	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.GrantTypes, &c.Scopes, &c.Audiences, &c.TokenAlg, &created)
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.GrantTypes, &c.Scopes, &c.Audiences, &c.TokenAlg, &created,
+		&c.Name, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.FirstParty)
 	c.SecretHash = nilIfEmpty(c.SecretHash)
 	c.GrantTypes, c.Scopes, c.Audiences = nilIfEmpty(c.GrantTypes), nilIfEmpty(c.Scopes), nilIfEmpty(c.Audiences)
+	c.RedirectURIs, c.PostLogoutRedirectURIs = nilIfEmpty(c.RedirectURIs), nilIfEmpty(c.PostLogoutRedirectURIs)
 	c.CreatedAt = fromNull(created)
 	return c, err
 }
@@ -26,10 +29,11 @@ func scanClient(row pgx.Row) (idp.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 	return s.run(ctx, "create client", func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx,
-			`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			c.ID, nilIfEmpty(c.SecretHash), c.Public,
 			emptyIfNil(c.GrantTypes), emptyIfNil(c.Scopes), emptyIfNil(c.Audiences),
-			c.TokenAlg, c.CreatedAt)
+			c.TokenAlg, c.CreatedAt,
+			c.Name, emptyIfNil(c.RedirectURIs), emptyIfNil(c.PostLogoutRedirectURIs), c.FirstParty)
 		return err
 	})
 }
@@ -60,7 +64,8 @@ func (s *Store) Clients(ctx context.Context) ([]idp.Client, error) {
 }
 
 // DeleteClient implements idp.ClientStore. The client's families and their
-// tokens go with it through ON DELETE CASCADE, within the one statement.
+// tokens, its authorization codes and its consents go with it through ON
+// DELETE CASCADE, within the one statement.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return s.run(ctx, "delete client", func(ctx context.Context) error {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)

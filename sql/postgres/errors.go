@@ -162,6 +162,13 @@ func retryable(err error) bool {
 	return pgconn.SafeToRetry(err)
 }
 
+// isForeignKey reports a foreign_key_violation: an insert that names a
+// client or user that does not exist.
+func isForeignKey(err error) bool {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && pgErr.Code == "23503"
+}
+
 // errorf makes an error with no database cause, e.g. a change that names
 // the wrong lane.
 func errorf(op string, kind error, format string, args ...any) error {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rotor-idp/rotor/idp"
@@ -14,7 +13,8 @@ import (
 
 // CreateFamily implements idp.RefreshStore. first.FamilyID may be empty (it
 // is set to f.ID) but must not name another family. A family for an unknown
-// client is refused with an error matching idp.ErrNotFound.
+// client is refused with an error matching idp.ErrNotFound. A family from a
+// code first takes a share lock on the code's row (see familyCode).
 func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.RefreshToken) error {
 	const op = "create refresh family"
 	if first.FamilyID == "" {
@@ -24,13 +24,18 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 		return errorf(op, nil, "first token names another family")
 	}
 	return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
+		if f.CodeHash != nil {
+			if err := familyCode(ctx, tx, op, f); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(ctx,
 			`INSERT INTO refresh_families
-			   (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			   (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
-			nullTime(f.RevokedAt), f.RevokeReason)
-		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" { // foreign_key_violation
+			nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash))
+		if isForeignKey(err) {
 			return newError(op, idp.ErrNotFound, errors.New("no such client"))
 		}
 		if err != nil {
@@ -38,6 +43,33 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 		}
 		return insertToken(ctx, tx, first)
 	})
+}
+
+// familyCode checks that the family's code was redeemed by its client and is
+// not revoked, holding a share lock on the code's row until the family is
+// committed. Every revocation of a code updates its row, so it waits for
+// that lock, and its family update, a later statement with a fresh
+// snapshot, sees the new family; or it committed first, and the locking
+// read here sees the revocation.
+func familyCode(ctx context.Context, tx pgx.Tx, op string, f idp.Family) error {
+	var (
+		clientID, reason  string
+		redeemed, revoked pgtype.Timestamptz
+	)
+	err := tx.QueryRow(ctx,
+		`SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = $1 FOR SHARE`,
+		f.CodeHash).Scan(&clientID, &redeemed, &revoked, &reason)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || err == nil && (clientID != f.ClientID || !redeemed.Valid):
+		return newError(op, idp.ErrNotFound, errors.New("no authorization code redeemed by this client has this hash"))
+	case err != nil:
+		return err
+	case revoked.Valid && reason == idp.ReasonCodeReuse:
+		return newError(op, idp.ErrCodeReused, nil)
+	case revoked.Valid:
+		return newError(op, idp.ErrRevoked, errors.New("the authorization code was revoked"))
+	}
+	return nil
 }
 
 func insertToken(ctx context.Context, tx pgx.Tx, t idp.RefreshToken) error {
@@ -53,6 +85,7 @@ func insertToken(ctx context.Context, tx pgx.Tx, t idp.RefreshToken) error {
 // inserted last.
 const stateQuery = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
+       f.session_id, f.code_hash,
        t.hash, t.parent, t.issued_at, t.spent_at,
        s.hash, s.parent, s.issued_at, s.spent_at
 FROM refresh_tokens t
@@ -79,6 +112,7 @@ func readState(ctx context.Context, q interface {
 	)
 	err := q.QueryRow(ctx, stateQuery, hash).Scan(
 		&f.ID, &f.ClientID, &f.Subject, &f.Scope, &authTime, &created, &expires, &revoke, &f.RevokeReason,
+		&f.SessionID, &f.CodeHash,
 		&t.Hash, &t.Parent, &tIssued, &tSpent,
 		&succ.Hash, &succ.Parent, &sIssued, &sSpent)
 	if err != nil {

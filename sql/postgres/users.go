@@ -17,12 +17,12 @@ const (
 	ReasonPasswordChanged = "password_changed"
 )
 
-const userColumns = `id, name, password_hash, disabled, created_at, updated_at`
+const userColumns = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
 
 func scanUser(row pgx.Row) (idp.User, error) {
 	var u idp.User
 	var created, updated pgtype.Timestamptz
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName)
 	u.CreatedAt, u.UpdatedAt = fromNull(created), fromNull(updated)
 	return u, err
 }
@@ -31,8 +31,8 @@ func scanUser(row pgx.Row) (idp.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u idp.User) error {
 	return s.run(ctx, "create user", func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx,
-			`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			u.ID, u.Name, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt)
+			`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			u.ID, u.Name, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt, u.Email, u.EmailVerified, u.DisplayName)
 		return err
 	})
 }
@@ -43,6 +43,36 @@ func (s *Store) UserByName(ctx context.Context, name string) (idp.User, error) {
 	err := s.run(ctx, "user by name", func(ctx context.Context) error {
 		var err error
 		u, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = $1`, name))
+		return err
+	})
+	return u, err
+}
+
+// UserByID implements idp.UserStore.
+func (s *Store) UserByID(ctx context.Context, id string) (idp.User, error) {
+	var u idp.User
+	err := s.run(ctx, "user by id", func(ctx context.Context) error {
+		var err error
+		u, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+		return err
+	})
+	return u, err
+}
+
+// UpdateProfile implements idp.UserStore: the row is locked while p.Apply
+// decides, so concurrent updates apply one after the other.
+func (s *Store) UpdateProfile(ctx context.Context, name string, p idp.ProfileUpdate, at time.Time) (idp.User, error) {
+	var u idp.User
+	err := s.inTx(ctx, "update profile", func(ctx context.Context, tx pgx.Tx) error {
+		cur, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = $1 FOR UPDATE`, name))
+		if err != nil {
+			return err
+		}
+		next := p.Apply(cur)
+		u, err = scanUser(tx.QueryRow(ctx,
+			`UPDATE users SET email = $2, email_verified = $3, display_name = $4, updated_at = $5 WHERE id = $1
+			 RETURNING `+userColumns,
+			cur.ID, next.Email, next.EmailVerified, next.DisplayName, at))
 		return err
 	})
 	return u, err
@@ -63,9 +93,9 @@ func (s *Store) Users(ctx context.Context) ([]idp.User, error) {
 	return users, err
 }
 
-// SetUserDisabled implements idp.UserStore. Disabling revokes the user's live
-// families with ReasonUserDisabled; enabling revokes nothing and restores
-// nothing.
+// SetUserDisabled implements idp.UserStore. Disabling ends the user's
+// sessions and revokes the user's live codes and families with
+// ReasonUserDisabled; enabling revokes nothing and restores nothing.
 func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error {
 	return s.inTx(ctx, "set user disabled", func(ctx context.Context, tx pgx.Tx) error {
 		var id string
@@ -79,8 +109,8 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool,
 	})
 }
 
-// SetPassword implements idp.UserStore. It revokes the user's live families
-// with ReasonPasswordChanged.
+// SetPassword implements idp.UserStore. It ends the user's sessions and
+// revokes the user's live codes and families with ReasonPasswordChanged.
 func (s *Store) SetPassword(ctx context.Context, name, hash string, at time.Time) error {
 	return s.inTx(ctx, "set password", func(ctx context.Context, tx pgx.Tx) error {
 		var id string
@@ -94,14 +124,19 @@ func (s *Store) SetPassword(ctx context.Context, name, hash string, at time.Time
 	})
 }
 
-// revokeSubject revokes the subject's families that are still live; revoked
-// ones keep the time and reason of their first revocation.
+// revokeSubject ends the subject's browser sessions and revokes the
+// subject's authorization codes and refresh-token families that are still
+// live; revoked ones keep the time and reason of their first revocation.
+// Codes go before families, the order every transaction here takes their
+// locks in.
 func revokeSubject(ctx context.Context, tx pgx.Tx, subject, reason string, at time.Time) error {
-	_, err := tx.Exec(ctx,
-		`UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3
-		 WHERE subject = $1 AND revoked_at IS NULL`,
-		subject, at, reason)
-	return err
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM browser_sessions WHERE user_id = $1`, subject)
+	b.Queue(`UPDATE auth_codes SET revoked_at = $2, revoke_reason = $3
+		 WHERE user_id = $1 AND revoked_at IS NULL`, subject, at, reason)
+	b.Queue(`UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3
+		 WHERE subject = $1 AND revoked_at IS NULL`, subject, at, reason)
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // RehashPassword implements idp.UserStore. The comparison and the write are

@@ -13,8 +13,8 @@ import (
 func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	lists := make([]string, 3)
-	for i, l := range [][]string{c.GrantTypes, c.Scopes, c.Audiences} {
+	lists := make([]string, 5)
+	for i, l := range [][]string{c.GrantTypes, c.Scopes, c.Audiences, c.RedirectURIs, c.PostLogoutRedirectURIs} {
 		var err error
 		if lists[i], err = encodeList(l); err != nil {
 			return fmt.Errorf("sqlite: create client: %w", err)
@@ -25,8 +25,9 @@ func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 		secret = c.SecretHash
 	}
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, secret, boolInt(c.Public), lists[0], lists[1], lists[2], c.TokenAlg, micros(c.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, secret, boolInt(c.Public), lists[0], lists[1], lists[2], c.TokenAlg, micros(c.CreatedAt),
+			c.Name, lists[3], lists[4], boolInt(c.FirstParty))
 		return err
 	})
 	return s.mapErr(ctx, "create client", err)
@@ -72,8 +73,9 @@ func (s *Store) Clients(ctx context.Context) ([]idp.Client, error) {
 	return clients, s.mapErr(ctx, "list clients", err)
 }
 
-// DeleteClient deletes the client; its families and their tokens go with it
-// through ON DELETE CASCADE, in the same statement.
+// DeleteClient deletes the client; its families and their tokens, its
+// authorization codes and its consents go with it through ON DELETE
+// CASCADE, in the same statement.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -97,9 +99,11 @@ func scanClient(row scanner) (idp.Client, error) {
 	var (
 		c                         idp.Client
 		grants, scopes, audiences string
+		redirects, logouts        string
 		created                   int64
 	)
-	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &grants, &scopes, &audiences, &c.TokenAlg, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &grants, &scopes, &audiences, &c.TokenAlg, &created,
+		&c.Name, &redirects, &logouts, &c.FirstParty); err != nil {
 		return idp.Client{}, err
 	}
 	var err error
@@ -110,6 +114,12 @@ func scanClient(row scanner) (idp.Client, error) {
 		return idp.Client{}, err
 	}
 	if c.Audiences, err = decodeList("clients.audiences", audiences); err != nil {
+		return idp.Client{}, err
+	}
+	if c.RedirectURIs, err = decodeList("clients.redirect_uris", redirects); err != nil {
+		return idp.Client{}, err
+	}
+	if c.PostLogoutRedirectURIs, err = decodeList("clients.post_logout_redirect_uris", logouts); err != nil {
 		return idp.Client{}, err
 	}
 	c.CreatedAt = fromMicros(created)

@@ -20,18 +20,30 @@ var errNoToken = fmt.Errorf("sqlite: no such refresh token: %w", idp.ErrNotFound
 const purgeBatch = 500
 
 // CreateFamily stores a new family and its first token in one transaction.
+// A family from a code is checked against the code in the same write
+// transaction (see familyCode); SQLite's one write lock serialises it with
+// every revocation of the code.
 func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.RefreshToken) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	if first.FamilyID != "" && first.FamilyID != f.ID {
 		return errors.New("sqlite: create refresh family: the first token belongs to another family")
 	}
+	var codeHash any // NULL, not an empty blob, for "not from a code"
+	if len(f.CodeHash) > 0 {
+		codeHash = f.CodeHash
+	}
 	err := s.write(ctx, false, func(tx *sql.Tx) error {
+		if codeHash != nil {
+			if err := familyCode(ctx, tx, f); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `
-INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-			nullMicros(f.RevokedAt), f.RevokeReason)
+			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash)
 		if isForeignKey(err) {
 			return fmt.Errorf("sqlite: create refresh family: no client %q: %w", f.ClientID, idp.ErrNotFound)
 		}
@@ -41,6 +53,28 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		return insertToken(ctx, tx.StmtContext(ctx, s.stmts.insertToken), f.ID, first)
 	})
 	return s.mapErr(ctx, "create refresh family", err)
+}
+
+// familyCode checks that the family's code was redeemed by its client and
+// has not been revoked.
+func familyCode(ctx context.Context, tx *sql.Tx, f idp.Family) error {
+	var (
+		clientID, reason  string
+		redeemed, revoked sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`,
+		f.CodeHash).Scan(&clientID, &redeemed, &revoked, &reason)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && (clientID != f.ClientID || !redeemed.Valid):
+		return fmt.Errorf("sqlite: create refresh family: no authorization code redeemed by this client has this hash: %w", idp.ErrNotFound)
+	case err != nil:
+		return err
+	case revoked.Valid && reason == idp.ReasonCodeReuse:
+		return fmt.Errorf("sqlite: create refresh family: %w", idp.ErrCodeReused)
+	case revoked.Valid:
+		return fmt.Errorf("sqlite: create refresh family: the authorization code was %w", idp.ErrRevoked)
+	}
+	return nil
 }
 
 // UseRefresh finds the token, takes the database write lock (which stands
@@ -206,6 +240,7 @@ func scanState(row scanner) (idp.RefreshState, error) {
 		sIssued, sSpent                sql.NullInt64
 	)
 	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
+		&f.SessionID, &f.CodeHash,
 		&t.Hash, &t.Parent, &issued, &spent,
 		&sHash, &sParent, &sIssued, &sSpent)
 	if err != nil {

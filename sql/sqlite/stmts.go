@@ -22,6 +22,7 @@ type stmts struct {
 	tokenExists   *sql.Stmt
 	clientByID    *sql.Stmt
 	userByName    *sql.Stmt
+	sessionByHash *sql.Stmt
 	allKeys       *sql.Stmt
 	keysVersion   *sql.Stmt
 
@@ -39,6 +40,7 @@ type stmts struct {
 // the latest child without a sort.
 const refreshStateSQL = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
+       f.session_id, f.code_hash,
        t.hash, t.parent, t.issued_at, t.spent_at,
        s.hash, s.parent, s.issued_at, s.spent_at
 FROM refresh_tokens AS t
@@ -51,9 +53,10 @@ LEFT JOIN refresh_tokens AS s ON s.rowid = (
 WHERE t.hash = ?`
 
 const (
-	userColumns   = `id, name, password_hash, disabled, created_at, updated_at`
-	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at`
-	keyColumns    = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
+	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
+	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
+		`name, redirect_uris, post_logout_redirect_uris, first_party`
+	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
 )
 
 func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
@@ -76,6 +79,8 @@ func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	s.tokenExists = prep(r, `SELECT 1 FROM refresh_tokens WHERE hash = ?`)
 	s.clientByID = prep(r, `SELECT `+clientColumns+` FROM clients WHERE id = ?`)
 	s.userByName = prep(r, `SELECT `+userColumns+` FROM users WHERE name = ?`)
+	s.sessionByHash = prep(r, `SELECT `+sessionColumns+` FROM browser_sessions
+WHERE hash = ?1 AND idle_expires_at > ?2 AND expires_at > ?2`)
 	s.allKeys = prep(r, `SELECT `+keyColumns+` FROM signing_keys ORDER BY alg, created_at, kid`)
 	s.keysVersion = prep(r, `SELECT version FROM signing_keys_version WHERE id = 1`)
 	return errors.Join(errs...)

@@ -21,8 +21,9 @@ func (s *Store) CreateUser(ctx context.Context, u idp.User) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Name, u.PasswordHash, boolInt(u.Disabled), micros(u.CreatedAt), micros(u.UpdatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Name, u.PasswordHash, boolInt(u.Disabled), micros(u.CreatedAt), micros(u.UpdatedAt),
+			u.Email, boolInt(u.EmailVerified), u.DisplayName)
 		return err
 	})
 	return s.mapErr(ctx, "create user", err)
@@ -42,6 +43,48 @@ func (s *Store) UserByName(ctx context.Context, name string) (idp.User, error) {
 		return idp.User{}, fmt.Errorf("sqlite: no user named %q: %w", name, idp.ErrNotFound)
 	}
 	return u, s.mapErr(ctx, "read user", err)
+}
+
+// UserByID returns the user whose ID is id; ErrNotFound if none.
+func (s *Store) UserByID(ctx context.Context, id string) (idp.User, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	var u idp.User
+	err := s.retry(ctx, func() error {
+		var err error
+		u, err = scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return idp.User{}, fmt.Errorf("sqlite: no user with id %q: %w", id, idp.ErrNotFound)
+	}
+	return u, s.mapErr(ctx, "read user", err)
+}
+
+// UpdateProfile applies p to the user named name in one write transaction
+// (read, p.Apply, write) and returns the user as stored.
+func (s *Store) UpdateProfile(ctx context.Context, name string, p idp.ProfileUpdate, at time.Time) (idp.User, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	var u idp.User
+	err := s.write(ctx, true, func(tx *sql.Tx) error {
+		cur, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: no user named %q: %w", name, idp.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		next := p.Apply(cur)
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`UPDATE users SET email = ?, email_verified = ?, display_name = ?, updated_at = ? WHERE id = ? RETURNING `+userColumns,
+			next.Email, boolInt(next.EmailVerified), next.DisplayName, micros(at), cur.ID))
+		return err
+	})
+	if err != nil {
+		return idp.User{}, s.mapErr(ctx, "update profile", err)
+	}
+	return u, nil
 }
 
 // Users returns every user, ordered by name (byte order).
@@ -68,9 +111,10 @@ func (s *Store) Users(ctx context.Context) ([]idp.User, error) {
 	return users, s.mapErr(ctx, "list users", err)
 }
 
-// SetUserDisabled sets the user's Disabled flag; disabling also revokes the
-// user's live refresh-token families in the same transaction (families
-// revoked earlier keep their time and reason; enabling revives none).
+// SetUserDisabled sets the user's Disabled flag; disabling also ends the
+// user's browser sessions and revokes the user's live codes and refresh-token
+// families in the same transaction (those revoked earlier keep their time and
+// reason; enabling revives none).
 func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -84,8 +128,9 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool,
 	return s.mapErr(ctx, "set user disabled", err)
 }
 
-// SetPassword replaces the user's password hash and revokes the user's live
-// refresh-token families, in one transaction.
+// SetPassword replaces the user's password hash, ends the user's browser
+// sessions and revokes the user's live codes and refresh-token families, in
+// one transaction.
 func (s *Store) SetPassword(ctx context.Context, name, hash string, at time.Time) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -134,8 +179,16 @@ func updateUser(ctx context.Context, tx *sql.Tx, name, set string, value any, at
 	return id, err
 }
 
-// revokeSubject revokes every live family of the subject.
+// revokeSubject ends every browser session of the subject and revokes the
+// subject's live authorization codes and refresh-token families.
 func revokeSubject(ctx context.Context, tx *sql.Tx, subject, reason string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM browser_sessions WHERE user_id = ?`, subject); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		micros(at), reason, subject); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE subject = ? AND revoked_at IS NULL`,
 		micros(at), reason, subject)
 	return err
@@ -148,7 +201,7 @@ func scanUser(row scanner) (idp.User, error) {
 		u                idp.User
 		created, updated int64
 	)
-	if err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName); err != nil {
 		return idp.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
