@@ -24,6 +24,14 @@ func TestClientStore(t *testing.T, open Open) {
 			}},
 			{"public, nothing optional", idp.Client{ID: "cli", Public: true, CreatedAt: at(time.Microsecond)}},
 			{"machine", idp.Client{ID: "batch", SecretHash: hashOf("b"), GrantTypes: []string{"client_credentials"}, CreatedAt: at(-time.Hour)}},
+			{"browser sign-in", idp.Client{
+				ID: "portal", SecretHash: hashOf("p"), GrantTypes: []string{"authorization_code", "refresh_token"},
+				Scopes: []string{"openid", "email"}, Audiences: []string{"https://api.example.com"}, CreatedAt: base,
+				Name:                   "Schedules — «portal»",
+				RedirectURIs:           []string{"https://portal.example.com/cb", "http://127.0.0.1/cb", "https://portal.example.com/cb?tenant=a,b"},
+				PostLogoutRedirectURIs: []string{"https://portal.example.com/"},
+				FirstParty:             true,
+			}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

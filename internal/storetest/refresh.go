@@ -22,6 +22,8 @@ func TestRefreshStore(t *testing.T, open Open) {
 				AuthTime: at(-time.Minute), CreatedAt: base, ExpiresAt: at(720 * time.Hour)}},
 			{"created revoked, no scope", idp.Family{ID: "f2", ClientID: "c1", Subject: "u2",
 				AuthTime: base, CreatedAt: base, ExpiresAt: at(time.Hour), RevokedAt: at(time.Microsecond), RevokeReason: "test"}},
+			{"in a session", idp.Family{ID: "f3", ClientID: "c1", Subject: "u1", Scope: "openid",
+				AuthTime: base, CreatedAt: base, ExpiresAt: at(time.Hour), SessionID: "s1"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

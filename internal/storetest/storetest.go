@@ -15,14 +15,17 @@ import (
 	"github.com/rotor-idp/rotor/keys"
 )
 
-// Stores is what one implementation provides, all over one database: users
-// and refresh families must share it, since disabling a user revokes the
-// user's families.
+// Stores is what one implementation provides, all over one database: users,
+// sessions, codes, consents and refresh families must share it, since
+// revoking one revokes the others in the same transaction.
 type Stores struct {
-	Users   idp.UserStore
-	Clients idp.ClientStore
-	Refresh idp.RefreshStore
-	Keys    keys.Store
+	Users    idp.UserStore
+	Clients  idp.ClientStore
+	Refresh  idp.RefreshStore
+	Sessions idp.SessionStore
+	Codes    idp.CodeStore
+	Consents idp.ConsentStore
+	Keys     keys.Store
 	// Watcher is nil for stores that only one process uses; the Watcher
 	// suite then skips.
 	Watcher keys.Watcher
@@ -41,6 +44,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("UserStore", func(t *testing.T) { TestUserStore(t, open) })
 	t.Run("ClientStore", func(t *testing.T) { TestClientStore(t, open) })
 	t.Run("RefreshStore", func(t *testing.T) { TestRefreshStore(t, open) })
+	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
+	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })
+	t.Run("ConsentStore", func(t *testing.T) { TestConsentStore(t, open) })
 	t.Run("KeyStore", func(t *testing.T) { TestKeyStore(t, open) })
 	t.Run("Watcher", func(t *testing.T) { TestWatcher(t, open) })
 }

@@ -14,7 +14,8 @@ func TestUserStore(t *testing.T, open Open) {
 	t.Run("CreateAndGet", func(t *testing.T) {
 		s := open(t)
 		tests := []idp.User{
-			{ID: "u1", Name: "alice", PasswordHash: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA", CreatedAt: base, UpdatedAt: at(time.Hour)},
+			{ID: "u1", Name: "alice", PasswordHash: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA", CreatedAt: base, UpdatedAt: at(time.Hour),
+				Email: "alice@example.com", EmailVerified: true, DisplayName: "Alice Liddell ✓"},
 			{ID: "u2", Name: "bob", PasswordHash: "h", Disabled: true, CreatedAt: at(-time.Hour), UpdatedAt: at(time.Microsecond)},
 		}
 		for _, u := range tests {
@@ -27,6 +28,11 @@ func TestUserStore(t *testing.T, open Open) {
 					t.Fatalf("UserByName: %v", err)
 				}
 				diff(t, "user", u, got)
+				byID, err := s.Users.UserByID(t.Context(), u.ID)
+				if err != nil {
+					t.Fatalf("UserByID: %v", err)
+				}
+				diff(t, "user by ID", u, byID)
 				if got.CreatedAt.Location() != time.UTC || got.UpdatedAt.Location() != time.UTC {
 					t.Errorf("times are in %v/%v, want UTC", got.CreatedAt.Location(), got.UpdatedAt.Location())
 				}
@@ -63,10 +69,19 @@ func TestUserStore(t *testing.T, open Open) {
 		wantErr(t, "UserByName", err, idp.ErrNotFound)
 		wantErr(t, "SetUserDisabled", s.Users.SetUserDisabled(t.Context(), "bob", true, base), idp.ErrNotFound)
 		wantErr(t, "SetPassword", s.Users.SetPassword(t.Context(), "bob", "h", base), idp.ErrNotFound)
-		// Names are not IDs.
+		name := "Bob"
+		_, err = s.Users.UpdateProfile(t.Context(), "bob", idp.ProfileUpdate{DisplayName: &name}, base)
+		wantErr(t, "UpdateProfile", err, idp.ErrNotFound)
+		_, err = s.Users.UserByID(t.Context(), "u2")
+		wantErr(t, "UserByID", err, idp.ErrNotFound)
+		// Names are not IDs, nor IDs names.
 		_, err = s.Users.UserByName(t.Context(), "u1")
 		wantErr(t, "UserByName(id)", err, idp.ErrNotFound)
+		_, err = s.Users.UserByID(t.Context(), "alice")
+		wantErr(t, "UserByID(name)", err, idp.ErrNotFound)
 	})
+
+	t.Run("UpdateProfile", func(t *testing.T) { testUpdateProfile(t, open) })
 
 	t.Run("UsersOrderedByName", func(t *testing.T) {
 		s := open(t)

@@ -29,7 +29,7 @@ func open(t *testing.T, url string, opts ...postgres.Option) *postgres.Store {
 }
 
 func stores(s *postgres.Store) storetest.Stores {
-	return storetest.Stores{Users: s, Clients: s, Refresh: s, Keys: s, Watcher: s}
+	return storetest.Stores{Users: s, Clients: s, Refresh: s, Sessions: s, Codes: s, Consents: s, Keys: s, Watcher: s}
 }
 
 func TestConformance(t *testing.T) {
