@@ -109,7 +109,7 @@ func newReplica(t *testing.T, store keys.Store, clk *clock, opts ...replicaOpt) 
 		PollInterval:     time.Hour,
 		MaintainInterval: time.Hour,
 		KEKs:             mustKEKs(t, kek1),
-		Clock:            clk.Now,
+		Now:              clk.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -289,7 +289,7 @@ func TestManagerStartBootstraps(t *testing.T) {
 	}
 	var members map[string]any
 	_ = json.Unmarshal(j, &members)
-	if diff := cmp.Diff([]string{"alg", "created_at", "kek_id", "kid", "published", "state"}, slices.Sorted(maps.Keys(members))); diff != "" {
+	if diff := cmp.Diff([]string{"alg", "created_at", "kek_id", "kid", "published", "signable_at", "state"}, slices.Sorted(maps.Keys(members))); diff != "" {
 		t.Errorf("KeyInfo JSON members of a next key (-want +got):\n%s", diff)
 	}
 }
