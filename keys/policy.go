@@ -13,6 +13,9 @@ type Policy struct {
 	// PropagationDelay (P) is how long a key must have been published as
 	// next before it may sign, so that every JWKS cache holds it by then. It
 	// must be at least MinPropagationDelay(JWKS max-age, poll interval).
+	// Maintain stamps it on the keys it publishes (Record.SignableAt), and
+	// from then on the stamp decides; an admin Manager uses it only for
+	// keys without a stamp and lanes that have none (see Plan).
 	PropagationDelay time.Duration
 	// RetireAfter is how long a retired key stays published: long enough for
 	// every token it signed to expire and for caches to have seen that, i.e.
