@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rotor-idp/rotor/internal/pgtest"
 	"github.com/rotor-idp/rotor/keys"
@@ -335,4 +336,40 @@ func keyInfo(t *testing.T, m *keys.Manager, kid string) keys.KeyInfo {
 		t.Fatalf("key %s not listed", kid)
 	}
 	return infos[i]
+}
+
+// TestManagerServerStampsKeysFromBeforeStamps: after the upgrade that added
+// stamps, the lane's next key has none. An admin judges it by its own delay,
+// as before, until a server's maintenance stamps it with the server's.
+func TestManagerServerStampsKeysFromBeforeStamps(t *testing.T) {
+	const serverP, adminP = 2 * time.Hour, 5 * time.Minute
+	clk := newClock()
+	url := pgtest.NewDatabase(t)
+	server := newReplica(t, openStore(t, url), clk, withDelay(serverP))
+	start(t, server)
+	conn, err := pgx.Connect(ctxFor(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctxFor(t), `UPDATE signing_keys SET signable_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	next := states(t, server)[keys.EdDSA][keys.StateNext][0]
+	created := keyInfo(t, server, next).CreatedAt
+	admin := newReplica(t, openStore(t, url), clk, withDelay(adminP))
+	if got := keyInfo(t, admin, next).SignableAt; !got.Equal(created.Add(adminP)) {
+		t.Errorf("unstamped next key listed as signable at %v, want the admin's own judgement %v", got, created.Add(adminP))
+	}
+
+	if err := server.Maintain(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := keyInfo(t, admin, next).SignableAt; !got.Equal(created.Add(serverP)) {
+		t.Errorf("after the server's maintenance the next key is signable at %v, want %v", got, created.Add(serverP))
+	}
+	clk.Advance(adminP)
+	if _, err := admin.Rotate(ctxFor(t), keys.EdDSA, false); !errors.Is(err, keys.ErrNotPropagated) {
+		t.Errorf("admin Rotate after its own delay but before the server's stamp = %v, want ErrNotPropagated", err)
+	}
 }

@@ -22,10 +22,12 @@ import (
 // and no key is promoted before its SignableAt except to replace a revoked
 // current key, when the lane has no current key at all, or with Op.Force.
 // Maintain, which servers run, stamps p.PropagationDelay: that is how a
-// change of the servers' timing takes effect. Rotate and Revoke, which admin
-// commands run possibly without the servers' timing flags, keep the delay
-// of the lane's newest stamped key and fall back to p.PropagationDelay only
-// when the lane has none.
+// change of the servers' timing takes effect. It also stamps a next key
+// published before stamps existed, with CreatedAt + p.PropagationDelay, the
+// time it would have judged the key by anyway. Rotate and Revoke, which
+// admin commands run possibly without the servers' timing flags, keep the
+// delay of the lane's newest stamped key and fall back to
+// p.PropagationDelay only when the lane has none.
 //
 // After every successful plan the lane has at most one current key and
 // exactly one next key (DESIGN.md, "Keys: lifecycle"), and no key has moved
@@ -42,6 +44,7 @@ func Plan(lane []Record, now time.Time, p Policy, op Op, fresh []Record) (Outcom
 	switch op.Kind {
 	case Maintain:
 		pl.normalize()
+		pl.stampUnstamped(p)
 		pl.maybeRotate(p)
 		pl.deleteExpired(lane, p)
 	case Rotate:
@@ -217,6 +220,17 @@ func (pl *planner) normalize() {
 	}
 }
 
+// stampUnstamped stamps next keys that have no SignableAt (published before
+// stamps existed) with the time this replica would judge them by. A stamp,
+// once set, never moves.
+func (pl *planner) stampUnstamped(p Policy) {
+	for _, k := range pl.in(StateNext) {
+		if k.SignableAt.IsZero() {
+			k.SignableAt = k.signableAt(p)
+		}
+	}
+}
+
 func (pl *planner) maybeRotate(p Policy) {
 	if p.RotationPeriod <= 0 {
 		return
@@ -331,7 +345,7 @@ func (pl *planner) change() Change {
 		if !ok {
 			continue
 		}
-		if o.State != k.State || !o.ActivatedAt.Equal(k.ActivatedAt) || !o.RetiredAt.Equal(k.RetiredAt) || !o.RevokedAt.Equal(k.RevokedAt) {
+		if o.State != k.State || !o.ActivatedAt.Equal(k.ActivatedAt) || !o.RetiredAt.Equal(k.RetiredAt) || !o.RevokedAt.Equal(k.RevokedAt) || !o.SignableAt.Equal(k.SignableAt) {
 			c.Update = append(c.Update, *k)
 		}
 	}

@@ -192,16 +192,22 @@ func maintainCases() []planCase {
 			},
 		},
 		{
-			name: "rotation due, next published before stamps and younger than P: wait", op: Op{Kind: Maintain}, fresh: 2,
-			lane: []Record{oldCur, stamped(youngNext, time.Time{})},
+			name: "a next key from before stamps gets the server's", op: Op{Kind: Maintain},
+			lane: []Record{freshCur, stamped(youngNext, time.Time{})},
+			want: Outcome{Change: Change{Update: []Record{stamped(youngNext, youngNext.CreatedAt.Add(P))}}},
 		},
 		{
-			name: "rotation due, next published before stamps and P old: rotate", op: Op{Kind: Maintain}, fresh: 2,
+			name: "the server's own stamp on an unstamped next decides a due rotation: wait", op: Op{Kind: Maintain}, fresh: 2,
+			lane: []Record{oldCur, stamped(youngNext, time.Time{})},
+			want: Outcome{Change: Change{Update: []Record{stamped(youngNext, youngNext.CreatedAt.Add(P))}}},
+		},
+		{
+			name: "the server's own stamp on an unstamped next decides a due rotation: rotate", op: Op{Kind: Maintain}, fresh: 2,
 			lane: []Record{oldCur, stamped(oldNext, time.Time{})},
 			want: Outcome{
 				Change: Change{
 					Insert: []Record{inserted(1, StateNext, now)},
-					Update: []Record{retired(oldCur, now), promoted(stamped(oldNext, time.Time{}), now)},
+					Update: []Record{retired(oldCur, now), promoted(stamped(oldNext, oldNext.CreatedAt.Add(P)), now)},
 				},
 				Published: "fresh1", Activated: "next", Retired: "cur",
 			},
@@ -464,8 +470,11 @@ func apply(t *testing.T, lane []Record, c Change) []Record {
 			t.Fatalf("update of unknown key %s", u.KID)
 		}
 		o := out[i]
-		if u.Alg != o.Alg || u.KEKID != o.KEKID || !u.CreatedAt.Equal(o.CreatedAt) || string(u.Sealed) != string(o.Sealed) || !u.SignableAt.Equal(o.SignableAt) {
+		if u.Alg != o.Alg || u.KEKID != o.KEKID || !u.CreatedAt.Equal(o.CreatedAt) || string(u.Sealed) != string(o.Sealed) {
 			t.Fatalf("update of %s changes more than state and times", u.KID)
+		}
+		if !o.SignableAt.IsZero() && !u.SignableAt.Equal(o.SignableAt) {
+			t.Fatalf("update of %s moves its stamp from %v to %v", u.KID, o.SignableAt, u.SignableAt)
 		}
 		out[i] = u
 	}
@@ -532,7 +541,8 @@ func checkInvariants(t *testing.T, before []Record, c Change) []Record {
 // servers and admin commands with different settings would be), and checks
 // the invariants after every plan; that a key only ever signs after its
 // stamp unless forced or in an emergency; and that admin operations keep
-// the lane's delay while Maintain stamps its own.
+// the lane's delay while Maintain stamps its own. Odd seeds start from a
+// lane published before stamps existed.
 func TestPlanRandomWalk(t *testing.T) {
 	delays := []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour}
 	for seed := range uint64(20) {
@@ -540,6 +550,9 @@ func TestPlanRandomWalk(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 1))
 			now := t0
 			var lane []Record
+			if seed%2 == 1 { // a lane from before stamps
+				lane = []Record{stamped(pCur("legacy-cur", t0.Add(-time.Hour)), time.Time{}), stamped(pNext("legacy-next", t0.Add(-time.Minute)), time.Time{})}
+			}
 			nfresh := 0
 			for step := range 300 {
 				now = now.Add(time.Duration(rng.Int64N(int64(3 * time.Hour))))
@@ -600,8 +613,8 @@ func checkWalkStep(t *testing.T, step int, op Op, policy Policy, before []Record
 	hadCurrent := slices.ContainsFunc(before, func(r Record) bool { return r.State == StateCurrent })
 	scheduled := op.Kind == Maintain && hadCurrent || op.Kind == Rotate && !op.Force
 	for _, u := range out.Change.Update {
-		if u.State == StateCurrent && scheduled && u.ActivatedAt.Before(u.SignableAt) {
-			t.Errorf("step %d: %v promoted %s at %v, before its stamp %v", step, op.Kind, u.KID, u.ActivatedAt, u.SignableAt)
+		if u.State == StateCurrent && scheduled && u.ActivatedAt.Before(u.signableAt(policy)) {
+			t.Errorf("step %d: %v promoted %s at %v, before %v", step, op.Kind, u.KID, u.ActivatedAt, u.signableAt(policy))
 		}
 	}
 	want := policy.PropagationDelay

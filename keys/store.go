@@ -38,9 +38,13 @@ type Record struct {
 	// it (see Plan). Every replica and admin command obeys the stamp rather
 	// than its own configuration, so a command run without the servers'
 	// timing flags can neither promote a key too early nor be held back
-	// longer than the servers would be. Zero means a key published before
-	// stamps existed, judged by the reader's Policy.PropagationDelay as it
-	// was then. It is set once, on insert.
+	// longer than the servers would be. A stamp never moves: raising the
+	// delay applies to keys published afterwards (revoke the next key to
+	// republish it under the new delay at once).
+	//
+	// Zero means a key published before stamps existed. Until a server's
+	// Maintain stamps it (a next key, with the server's delay), readers
+	// judge it by their own Policy.PropagationDelay, as they did then.
 	SignableAt time.Time
 }
 
@@ -56,7 +60,7 @@ func (r Record) signableAt(p Policy) time.Time {
 // Change is what one UpdateLane call applies atomically.
 type Change struct {
 	Insert []Record // new keys
-	Update []Record // existing keys, matched by KID: State and CreatedAt, ActivatedAt, RetiredAt, RevokedAt are replaced; key material and SignableAt never change
+	Update []Record // existing keys, matched by KID: State and the five times are replaced; key material never changes
 	Delete []string // KIDs to delete
 }
 

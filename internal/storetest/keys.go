@@ -188,7 +188,6 @@ func TestKeyStore(t *testing.T, open Open) {
 	})
 
 	t.Run("UpdateChangesOnlyStateAndTimes", func(t *testing.T) {
-		// The SignableAt stamp is set on insert and never moves.
 		s := open(t)
 		orig := record("k", keys.RS256, keys.StateRetired)
 		mustChange(t, s, keys.RS256, keys.Change{Insert: []keys.Record{orig}})
@@ -199,8 +198,20 @@ func TestKeyStore(t *testing.T, open Open) {
 		mustChange(t, s, keys.RS256, keys.Change{Update: []keys.Record{u}})
 		want := orig
 		want.State = keys.StateRevoked
-		want.CreatedAt, want.ActivatedAt, want.RetiredAt, want.RevokedAt = u.CreatedAt, u.ActivatedAt, u.RetiredAt, u.RevokedAt
+		want.CreatedAt, want.ActivatedAt, want.RetiredAt, want.RevokedAt, want.SignableAt = u.CreatedAt, u.ActivatedAt, u.RetiredAt, u.RevokedAt, u.SignableAt
 		diff(t, "ring", []keys.Record{want}, ring(t, s))
+	})
+
+	t.Run("UpdateStampsAnUnstampedKey", func(t *testing.T) {
+		s := open(t)
+		orig := record("k", keys.RS256, keys.StateNext)
+		orig.SignableAt = time.Time{}
+		mustChange(t, s, keys.RS256, keys.Change{Insert: []keys.Record{orig}})
+		diff(t, "ring before", []keys.Record{orig}, ring(t, s))
+		u := orig
+		u.SignableAt = at(time.Hour)
+		mustChange(t, s, keys.RS256, keys.Change{Update: []keys.Record{u}})
+		diff(t, "ring after", []keys.Record{u}, ring(t, s))
 	})
 
 	t.Run("Delete", func(t *testing.T) {

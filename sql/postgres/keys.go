@@ -68,9 +68,8 @@ func laneLockKey(alg keys.Alg) int64 {
 // The change is applied as Delete, then Update, then Insert. Records to
 // insert must belong to the lane (an empty Alg is taken as the lane's); a
 // duplicate KID matches idp.ErrConflict. Updates are matched by KID within
-// the lane and change only State and the four lifecycle times (SignableAt is
-// written on insert only); updating a KID the lane does not hold matches
-// idp.ErrNotFound. Deleting a missing KID does
+// the lane and change only State and the five times; updating a KID the
+// lane does not hold matches idp.ErrNotFound. Deleting a missing KID does
 // nothing. The at-most-one-current rule is checked at commit, so the order
 // of promotions and demotions within one change does not matter. Any failure
 // applies nothing.
@@ -149,9 +148,9 @@ func applyChange(ctx context.Context, tx pgx.Tx, op string, alg keys.Alg, c keys
 	}
 	for _, r := range c.Update {
 		b.Queue(`UPDATE signing_keys
-			SET state = $3, created_at = $4, activated_at = $5, retired_at = $6, revoked_at = $7
+			SET state = $3, created_at = $4, activated_at = $5, retired_at = $6, revoked_at = $7, signable_at = $8
 			WHERE kid = $1 AND alg = $2`,
-			r.KID, alg, r.State, r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt),
+			r.KID, alg, r.State, r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt), nullTime(r.SignableAt),
 		).Exec(func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() == 0 {
 				return errorf(op, idp.ErrNotFound, "update of a key the lane does not hold")

@@ -81,9 +81,9 @@ func applyChange(ctx context.Context, tx *sql.Tx, alg keys.Alg, c keys.Change) e
 	}
 	update := func(r keys.Record) error {
 		res, err := tx.ExecContext(ctx, `
-UPDATE signing_keys SET state = ?, created_at = ?, activated_at = ?, retired_at = ?, revoked_at = ?
+UPDATE signing_keys SET state = ?, created_at = ?, activated_at = ?, retired_at = ?, revoked_at = ?, signable_at = ?
 WHERE kid = ? AND alg = ?`,
-			string(r.State), micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt),
+			string(r.State), micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt), nullMicros(r.SignableAt),
 			r.KID, string(alg))
 		if err != nil {
 			return err
