@@ -53,7 +53,7 @@ WHERE t.hash = ?`
 const (
 	userColumns   = `id, name, password_hash, disabled, created_at, updated_at`
 	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at`
-	keyColumns    = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
+	keyColumns    = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 )
 
 func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
