@@ -85,7 +85,7 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 		Policy:       keys.Policy{RotationPeriod: 0, PropagationDelay: 3 * time.Second, RetireAfter: time.Hour},
 		PollInterval: time.Second,
 		KEKs:         newKEKs(t),
-		Clock:        clk.Now,
+		Now:          clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

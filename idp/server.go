@@ -143,5 +143,5 @@ func newServer(cfg Config, deps Deps) *server {
 	return s
 }
 
-// now is the server clock, truncated to what the stores keep.
-func (s *server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+// now is the server clock; the stores keep its times at their own precision.
+func (s *server) now() time.Time { return s.cfg.Now().UTC() }

@@ -20,18 +20,6 @@ import (
 // 2048 bits.
 const rsaBits = 2048
 
-// ParseAlg parses an algorithm name as it appears in configuration and in a
-// JWS "alg" header (RFC 7515 §4.1.1: case-sensitive).
-func ParseAlg(s string) (Alg, error) {
-	switch a := Alg(s); a {
-	case RS256, EdDSA:
-		return a, nil
-	}
-	return "", fmt.Errorf("keys: unsupported signing algorithm %q (want %s or %s)", s, RS256, EdDSA)
-}
-
-func (a Alg) valid() bool { return a == RS256 || a == EdDSA }
-
 // Generate makes a new key pair for alg and returns it as a Record in state
 // next, created at now: the public JWK in clear, the PKCS #8 private key sealed
 // under the primary KEK. The plaintext private key does not outlive the call.

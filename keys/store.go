@@ -6,16 +6,6 @@ import (
 	"time"
 )
 
-// Alg is a JWS signing algorithm (RFC 7518 §3.1, RFC 8037 §3.1). Each enabled
-// algorithm has its own lane of keys.
-type Alg string
-
-// The algorithms Rotor signs with.
-const (
-	RS256 Alg = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048 keys
-	EdDSA Alg = "EdDSA" // Ed25519 (RFC 8037)
-)
-
 // State is where a key is in its lifecycle (see DESIGN.md, "Keys: lifecycle").
 type State string
 
@@ -42,12 +32,35 @@ type Record struct {
 	ActivatedAt time.Time // became current
 	RetiredAt   time.Time // stopped signing
 	RevokedAt   time.Time // unpublished
+
+	// SignableAt is the earliest time the key may sign, stamped when it is
+	// published: CreatedAt plus the propagation delay of whoever published
+	// it (see Plan). Every replica and admin command obeys the stamp rather
+	// than its own configuration, so a command run without the servers'
+	// timing flags can neither promote a key too early nor be held back
+	// longer than the servers would be. A stamp never moves: raising the
+	// delay applies to keys published afterwards (revoke the next key to
+	// republish it under the new delay at once).
+	//
+	// Zero means a key published before stamps existed. Until a server's
+	// Maintain stamps it (a next key, with the server's delay), readers
+	// judge it by their own Policy.PropagationDelay, as they did then.
+	SignableAt time.Time
+}
+
+// signableAt is when r may sign: its stamp, or for a key without one,
+// CreatedAt plus the propagation delay p.
+func (r Record) signableAt(p Policy) time.Time {
+	if !r.SignableAt.IsZero() {
+		return r.SignableAt
+	}
+	return r.CreatedAt.Add(p.PropagationDelay)
 }
 
 // Change is what one UpdateLane call applies atomically.
 type Change struct {
 	Insert []Record // new keys
-	Update []Record // existing keys, matched by KID: State and the four times are replaced; key material never changes
+	Update []Record // existing keys, matched by KID: State and the five times are replaced; key material never changes
 	Delete []string // KIDs to delete
 }
 
@@ -60,6 +73,11 @@ var ErrLaneBusy = errors.New("keys: lane is locked by another process")
 
 // Store persists the key ring. Implementations are safe for concurrent use by
 // many goroutines and many processes sharing the same database.
+//
+// Times are kept to the microsecond: a store truncates the times it is given
+// (towards the past, as time.Time.Truncate(time.Microsecond) does, whatever
+// its driver or protocol would do) and returns them in UTC, so callers need
+// not round their clocks. A zero time stays zero.
 type Store interface {
 	// Keys returns every stored key of every lane and state, in no particular
 	// order. It never returns an error for an empty ring.

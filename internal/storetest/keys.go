@@ -13,7 +13,8 @@ import (
 )
 
 // record returns a key of the lane in the state. Its JWK has odd spacing and
-// member order, which a store must keep byte for byte.
+// member order, which a store must keep byte for byte. Revoked keys have no
+// SignableAt stamp, as keys published before stamps existed.
 func record(kid string, alg keys.Alg, state keys.State) keys.Record {
 	r := keys.Record{
 		KID: kid, Alg: alg, State: state,
@@ -21,6 +22,9 @@ func record(kid string, alg keys.Alg, state keys.State) keys.Record {
 		Sealed:    fmt.Appendf(nil, "sealed:%s", kid),
 		KEKID:     "kek-1",
 		CreatedAt: base,
+	}
+	if state != keys.StateRevoked {
+		r.SignableAt = at(30 * time.Minute)
 	}
 	if state != keys.StateNext {
 		r.ActivatedAt = at(time.Hour)
@@ -89,7 +93,7 @@ func TestKeyStore(t *testing.T, open Open) {
 		got := ring(t, s)
 		diff(t, "ring", want, got)
 		for _, r := range got {
-			for _, ts := range []time.Time{r.CreatedAt, r.ActivatedAt, r.RetiredAt, r.RevokedAt} {
+			for _, ts := range []time.Time{r.CreatedAt, r.ActivatedAt, r.RetiredAt, r.RevokedAt, r.SignableAt} {
 				if !ts.IsZero() && ts.Location() != time.UTC {
 					t.Errorf("%s: time in %v, want UTC", r.KID, ts.Location())
 				}
@@ -190,12 +194,24 @@ func TestKeyStore(t *testing.T, open Open) {
 		u := orig
 		u.State = keys.StateRevoked
 		u.CreatedAt, u.ActivatedAt, u.RetiredAt, u.RevokedAt = at(-time.Hour), time.Time{}, at(5*time.Hour), at(6*time.Hour)
-		u.PublicJWK, u.Sealed, u.KEKID = []byte(`{"forged":true}`), []byte("other"), "kek-9"
+		u.PublicJWK, u.Sealed, u.KEKID, u.SignableAt = []byte(`{"forged":true}`), []byte("other"), "kek-9", at(7*time.Hour)
 		mustChange(t, s, keys.RS256, keys.Change{Update: []keys.Record{u}})
 		want := orig
 		want.State = keys.StateRevoked
-		want.CreatedAt, want.ActivatedAt, want.RetiredAt, want.RevokedAt = u.CreatedAt, u.ActivatedAt, u.RetiredAt, u.RevokedAt
+		want.CreatedAt, want.ActivatedAt, want.RetiredAt, want.RevokedAt, want.SignableAt = u.CreatedAt, u.ActivatedAt, u.RetiredAt, u.RevokedAt, u.SignableAt
 		diff(t, "ring", []keys.Record{want}, ring(t, s))
+	})
+
+	t.Run("UpdateStampsAnUnstampedKey", func(t *testing.T) {
+		s := open(t)
+		orig := record("k", keys.RS256, keys.StateNext)
+		orig.SignableAt = time.Time{}
+		mustChange(t, s, keys.RS256, keys.Change{Insert: []keys.Record{orig}})
+		diff(t, "ring before", []keys.Record{orig}, ring(t, s))
+		u := orig
+		u.SignableAt = at(time.Hour)
+		mustChange(t, s, keys.RS256, keys.Change{Update: []keys.Record{u}})
+		diff(t, "ring after", []keys.Record{u}, ring(t, s))
 	})
 
 	t.Run("Delete", func(t *testing.T) {

@@ -49,10 +49,12 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentStore", func(t *testing.T) { TestConsentStore(t, open) })
 	t.Run("KeyStore", func(t *testing.T) { TestKeyStore(t, open) })
 	t.Run("Watcher", func(t *testing.T) { TestWatcher(t, open) })
+	t.Run("TimePrecision", func(t *testing.T) { TestTimePrecision(t, open) })
 }
 
-// base is the suites' clock: microseconds only, since that is what the
-// stores keep (callers truncate).
+// base is the suites' clock, at microseconds so that the suites compare
+// what they stored with what they read; TestTimePrecision checks what
+// stores do with finer times.
 var base = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 
 func at(d time.Duration) time.Time { return base.Add(d) }

@@ -19,14 +19,15 @@ import (
 // announced; the payload is the lane's algorithm.
 const KeysChannel = "rotor_keys"
 
-const keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
+const keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 
 func scanKey(row pgx.Row) (keys.Record, error) {
 	var r keys.Record
-	var created, activated, retired, revoked pgtype.Timestamptz
-	err := row.Scan(&r.KID, &r.Alg, &r.State, &r.PublicJWK, &r.Sealed, &r.KEKID, &created, &activated, &retired, &revoked)
+	var created, activated, retired, revoked, signable pgtype.Timestamptz
+	err := row.Scan(&r.KID, &r.Alg, &r.State, &r.PublicJWK, &r.Sealed, &r.KEKID, &created, &activated, &retired, &revoked, &signable)
 	r.PublicJWK, r.Sealed = nilIfEmpty(r.PublicJWK), nilIfEmpty(r.Sealed)
 	r.CreatedAt, r.ActivatedAt, r.RetiredAt, r.RevokedAt = fromNull(created), fromNull(activated), fromNull(retired), fromNull(revoked)
+	r.SignableAt = fromNull(signable)
 	return r, err
 }
 
@@ -67,8 +68,8 @@ func laneLockKey(alg keys.Alg) int64 {
 // The change is applied as Delete, then Update, then Insert. Records to
 // insert must belong to the lane (an empty Alg is taken as the lane's); a
 // duplicate KID matches idp.ErrConflict. Updates are matched by KID within
-// the lane and change only State and the four times; updating a KID the lane
-// does not hold matches idp.ErrNotFound. Deleting a missing KID does
+// the lane and change only State and the five times; updating a KID the
+// lane does not hold matches idp.ErrNotFound. Deleting a missing KID does
 // nothing. The at-most-one-current rule is checked at commit, so the order
 // of promotions and demotions within one change does not matter. Any failure
 // applies nothing.
@@ -147,9 +148,9 @@ func applyChange(ctx context.Context, tx pgx.Tx, op string, alg keys.Alg, c keys
 	}
 	for _, r := range c.Update {
 		b.Queue(`UPDATE signing_keys
-			SET state = $3, created_at = $4, activated_at = $5, retired_at = $6, revoked_at = $7
+			SET state = $3, created_at = $4, activated_at = $5, retired_at = $6, revoked_at = $7, signable_at = $8
 			WHERE kid = $1 AND alg = $2`,
-			r.KID, alg, r.State, r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt),
+			r.KID, alg, r.State, r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt), nullTime(r.SignableAt),
 		).Exec(func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() == 0 {
 				return errorf(op, idp.ErrNotFound, "update of a key the lane does not hold")
@@ -164,9 +165,9 @@ func applyChange(ctx context.Context, tx pgx.Tx, op string, alg keys.Alg, c keys
 		if r.Alg != alg {
 			return errorf(op, nil, "inserted key belongs to lane %q, not %q", r.Alg, alg)
 		}
-		b.Queue(`INSERT INTO signing_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		b.Queue(`INSERT INTO signing_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			r.KID, r.Alg, r.State, emptyIfNil(r.PublicJWK), emptyIfNil(r.Sealed), r.KEKID,
-			r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt))
+			r.CreatedAt, nullTime(r.ActivatedAt), nullTime(r.RetiredAt), nullTime(r.RevokedAt), nullTime(r.SignableAt))
 	}
 	// Delivered to listeners at commit, and not at all on rollback.
 	b.Queue(`SELECT pg_notify($1, $2)`, KeysChannel, string(alg))

@@ -88,6 +88,11 @@ func WithConnectTimeout(d time.Duration) Option {
 // keyword/value string; pgxpool's pool_* parameters are honoured). It does
 // not connect: connections are made on demand, so a replica can start before
 // its database; use Ping to check reachability. Close releases the pool.
+//
+// Times are stored to the microsecond and read back in UTC, as
+// keys.Store documents: pgx truncates finer times (towards the past) before
+// sending them, in the binary and in the text encoding alike, so the server
+// never rounds, whichever query mode the URL selects.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	o := options{callTimeout: DefaultCallTimeout, connectTimeout: DefaultConnectTimeout}
 	for _, opt := range opts {

@@ -7,11 +7,15 @@ import (
 	"time"
 )
 
-// Times are stored as INTEGER microseconds since the Unix epoch: exact for
-// times truncated to the microsecond (what Postgres keeps too), cheap to
-// compare and index, and free of time-zone text. Nullable columns store the
-// zero time as NULL; NOT NULL columns store it as its (negative) microsecond
-// count, which reads back as the zero time.
+// Times are stored as INTEGER microseconds since the Unix epoch: what
+// Postgres keeps too, cheap to compare and index, and free of time-zone
+// text. The store owns that precision: micros truncates finer times towards
+// the past (time.Time.UnixMicro floors), exactly as the Postgres store does,
+// so callers pass their clock's times as they are and read back
+// t.Truncate(time.Microsecond) in UTC; parameters compared in SQL are
+// truncated the same way. Nullable columns store the zero time as NULL; NOT
+// NULL columns store it as its (negative) microsecond count, which reads
+// back as the zero time.
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 

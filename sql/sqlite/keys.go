@@ -81,9 +81,9 @@ func applyChange(ctx context.Context, tx *sql.Tx, alg keys.Alg, c keys.Change) e
 	}
 	update := func(r keys.Record) error {
 		res, err := tx.ExecContext(ctx, `
-UPDATE signing_keys SET state = ?, created_at = ?, activated_at = ?, retired_at = ?, revoked_at = ?
+UPDATE signing_keys SET state = ?, created_at = ?, activated_at = ?, retired_at = ?, revoked_at = ?, signable_at = ?
 WHERE kid = ? AND alg = ?`,
-			string(r.State), micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt),
+			string(r.State), micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt), nullMicros(r.SignableAt),
 			r.KID, string(alg))
 		if err != nil {
 			return err
@@ -97,9 +97,9 @@ WHERE kid = ? AND alg = ?`,
 		if r.Alg != alg {
 			return fmt.Errorf("sqlite: update %s key lane: cannot insert a %s key", alg, r.Alg)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.KID, string(r.Alg), string(r.State), r.PublicJWK, r.Sealed, r.KEKID,
-			micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt))
+			micros(r.CreatedAt), nullMicros(r.ActivatedAt), nullMicros(r.RetiredAt), nullMicros(r.RevokedAt), nullMicros(r.SignableAt))
 		return err
 	}
 	for _, promote := range []bool{false, true} {
@@ -159,16 +159,17 @@ func scanKeys(rows *sql.Rows) ([]keys.Record, error) {
 	var recs []keys.Record
 	for rows.Next() {
 		var (
-			r                           keys.Record
-			alg, state                  string
-			created                     int64
-			activated, retired, revoked sql.NullInt64
+			r                                     keys.Record
+			alg, state                            string
+			created                               int64
+			activated, retired, revoked, signable sql.NullInt64
 		)
-		if err := rows.Scan(&r.KID, &alg, &state, &r.PublicJWK, &r.Sealed, &r.KEKID, &created, &activated, &retired, &revoked); err != nil {
+		if err := rows.Scan(&r.KID, &alg, &state, &r.PublicJWK, &r.Sealed, &r.KEKID, &created, &activated, &retired, &revoked, &signable); err != nil {
 			return nil, err
 		}
 		r.Alg, r.State = keys.Alg(alg), keys.State(state)
 		r.CreatedAt, r.ActivatedAt, r.RetiredAt, r.RevokedAt = fromMicros(created), fromNullMicros(activated), fromNullMicros(retired), fromNullMicros(revoked)
+		r.SignableAt = fromNullMicros(signable)
 		recs = append(recs, r)
 	}
 	return recs, rows.Err()

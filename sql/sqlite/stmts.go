@@ -56,7 +56,7 @@ const (
 	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
 	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
 		`name, redirect_uris, post_logout_redirect_uris, first_party`
-	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at`
+	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 )
 
 func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
