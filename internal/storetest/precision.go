@@ -42,6 +42,10 @@ func TestTimePrecision(t *testing.T, open Open) {
 				"user":   userTimes(t, s, id, tt.in),
 				"client": clientTimes(t, s, id, tt.in),
 				"family": familyTimes(t, s, id, tt.in),
+				// Browser sign-in records: precision_signin.go.
+				"session": sessionTimes(t, s, id, tt.in),
+				"code":    codeTimes(t, s, id, tt.in),
+				"consent": consentTimes(t, s, id, tt.in),
 			} {
 				for j, g := range got {
 					if !g.Equal(tt.want) || g.Location() != time.UTC {

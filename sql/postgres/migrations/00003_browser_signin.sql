@@ -32,8 +32,10 @@ ALTER TABLE refresh_families
 CREATE INDEX refresh_families_session_id ON refresh_families (session_id) WHERE session_id <> '';
 -- RedeemCode on a replay: revoke the families issued from the code.
 CREATE INDEX refresh_families_code_hash ON refresh_families (code_hash) WHERE code_hash IS NOT NULL;
--- RevokeConsent revokes a user's families of one client through the
--- existing refresh_families_subject index: a user has few families.
+-- Revoking by subject (disable, password change) and by subject and client
+-- (RevokeConsent); replaces the subject index, its leading column.
+CREATE INDEX refresh_families_subject_client ON refresh_families (subject, client_id);
+DROP INDEX refresh_families_subject;
 
 CREATE TABLE browser_sessions (
     -- Random and not secret: named by families, codes, logs and sid.
@@ -109,6 +111,8 @@ CREATE INDEX consents_client_id ON consents (client_id);
 DROP TABLE consents;
 DROP TABLE auth_codes;
 DROP TABLE browser_sessions;
+CREATE INDEX refresh_families_subject ON refresh_families (subject);
+DROP INDEX refresh_families_subject_client;
 DROP INDEX refresh_families_code_hash;
 DROP INDEX refresh_families_session_id;
 ALTER TABLE refresh_families DROP COLUMN code_hash, DROP COLUMN session_id;

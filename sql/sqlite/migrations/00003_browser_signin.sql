@@ -25,6 +25,12 @@ ALTER TABLE refresh_families ADD COLUMN code_hash BLOB;
 CREATE INDEX refresh_families_session_id ON refresh_families (session_id) WHERE session_id <> '';
 -- RedeemCode on a replay: revoke the families issued from the code.
 CREATE INDEX refresh_families_code_hash ON refresh_families (code_hash) WHERE code_hash IS NOT NULL;
+-- Revoking by subject (disable, password change) and by subject and client
+-- (RevokeConsent); replaces the subject index, its leading column. Without
+-- statistics SQLite would otherwise revoke a consent through the client
+-- index, walking every family of a popular client.
+CREATE INDEX refresh_families_subject_client ON refresh_families (subject, client_id);
+DROP INDEX refresh_families_subject;
 
 CREATE TABLE browser_sessions (
     id              TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
@@ -96,6 +102,8 @@ CREATE INDEX consents_client_id ON consents (client_id);
 DROP TABLE consents;
 DROP TABLE auth_codes;
 DROP TABLE browser_sessions;
+CREATE INDEX refresh_families_subject ON refresh_families (subject);
+DROP INDEX refresh_families_subject_client;
 DROP INDEX refresh_families_code_hash;
 DROP INDEX refresh_families_session_id;
 ALTER TABLE refresh_families DROP COLUMN code_hash;

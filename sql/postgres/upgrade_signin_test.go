@@ -1,0 +1,88 @@
+package postgres_test
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/pgtest"
+	"github.com/rotor-idp/rotor/sql/postgres"
+	"github.com/rotor-idp/rotor/sql/postgres/migrations"
+)
+
+// TestUpgradeToSignIn migrates a database from before browser sign-in
+// (version 2) that holds a user, a client and a family: they read back with
+// the new fields empty (no profile, no redirect URIs, no session or code),
+// and the migration goes down again cleanly.
+func TestUpgradeToSignIn(t *testing.T) {
+	url := pgtest.NewEmptyDatabase(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithTableName(migrations.VersionTable), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 2); err != nil {
+		t.Fatalf("migrating to version 2: %v", err)
+	}
+	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, q := range []string{
+		`INSERT INTO users (id, name, password_hash, created_at, updated_at) VALUES ('u1', 'alice', 'h', $1, $1)`,
+		`INSERT INTO clients (id, secret_hash, grant_types, audiences, created_at) VALUES ('c1', '\x01', '{password}', '{a}', $1)`,
+		`INSERT INTO refresh_families (id, client_id, subject, auth_time, created_at, expires_at) VALUES ('f1', 'c1', 'u1', $1, $1, $1::timestamptz + interval '1 hour')`,
+		`INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ('\x02', 'f1', $1)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q, created); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	if err := postgres.Migrate(t.Context(), url); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	s := open(t, url)
+	u, err := s.UserByName(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClientByID(t.Context(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.LookupRefresh(t.Context(), []byte{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{
+		idp.User{ID: "u1", Name: "alice", PasswordHash: "h", CreatedAt: created, UpdatedAt: created},
+		idp.Client{ID: "c1", SecretHash: []byte{1}, GrantTypes: []string{"password"}, Audiences: []string{"a"}, CreatedAt: created},
+		idp.Family{ID: "f1", ClientID: "c1", Subject: "u1", AuthTime: created, CreatedAt: created, ExpiresAt: created.Add(time.Hour)},
+	}
+	if d := cmp.Diff(want, []any{u, c, st.Family}, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("records from before the upgrade (-want +got):\n%s", d)
+	}
+	s.Close()
+
+	if _, err := p.DownTo(t.Context(), 2); err != nil {
+		t.Fatalf("migrating down to version 2: %v", err)
+	}
+	var name string
+	if err := db.QueryRowContext(t.Context(), `SELECT name FROM users WHERE id = 'u1'`).Scan(&name); err != nil || name != "alice" {
+		t.Errorf("user after going down: %q, %v", name, err)
+	}
+	if _, err := p.UpTo(t.Context(), 3); err != nil {
+		t.Fatalf("migrating up again: %v", err)
+	}
+}
