@@ -21,6 +21,9 @@ type store interface {
 	idp.UserStore
 	idp.ClientStore
 	idp.RefreshStore
+	idp.SessionStore
+	idp.CodeStore
+	idp.ConsentStore
 	idp.Pinger
 	keys.Store
 }

@@ -16,8 +16,9 @@ var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag}
 
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
-		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA]`,
-		flags:    append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
+		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME]`,
+		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
 	{group: "clients", name: "list",
 		flags: clientsFlags, run: withStore(forAdmin, clientsList)},
 	{group: "clients", name: "delete", args: []string{"ID"},
@@ -28,15 +29,24 @@ var clientsCommands = []command{
 type clientSpec struct {
 	grantTypes, scopes, audiences, tokenAlg string
 	public                                  bool
+
+	// browser sign-in
+	name                     string
+	redirectURIs, logoutURIs listFlag
+	firstParty               bool
 }
 
 // clientFlags describe a new client.
 func (c *config) clientFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.client.grantTypes, "grant-types", idp.GrantClientCredentials, "comma-separated grant types: client_credentials, password, refresh_token")
+	fs.StringVar(&c.client.grantTypes, "grant-types", idp.GrantClientCredentials, "comma-separated grant types: authorization_code, client_credentials, password, refresh_token")
 	fs.StringVar(&c.client.scopes, "scopes", "", "space-separated scopes the client may request")
 	fs.StringVar(&c.client.audiences, "audience", "", "comma-separated aud values of its access tokens (required)")
 	fs.BoolVar(&c.client.public, "public", false, "a public client: no secret (for password and refresh_token grants)")
 	fs.StringVar(&c.client.tokenAlg, "token-alg", "", "algorithm of its access tokens: RS256 or EdDSA (default: the server's)")
+	fs.Var(&c.client.redirectURIs, "redirect-uris", "redirect URIs for authorization_code, matched exactly (http only on 127.0.0.1 and [::1], any port); comma-separated or repeated")
+	fs.Var(&c.client.logoutURIs, "post-logout-redirect-uris", "where logout may send the browser back to, matched like redirect URIs")
+	fs.BoolVar(&c.client.firstParty, "first-party", false, "a first-party app: users are not asked for consent")
+	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
 }
 
 func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
@@ -44,6 +54,7 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 	c, secret, err := idp.NewClient(idp.ClientSpec{
 		ID: in.args[0], GrantTypes: splitList(f.grantTypes, ","), Scopes: splitList(f.scopes, " "),
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
+		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
 	}, now())
 	if err != nil {
 		return err
@@ -81,33 +92,50 @@ func clientsList(ctx context.Context, in *invocation, be *backend) error {
 	if err != nil {
 		return err
 	}
-	return printList(in, cs, clientJSONOf, "CLIENT\tTYPE\tGRANT TYPES\tSCOPES\tAUDIENCE\tALG", func(c idp.Client) string {
+	return printList(in, cs, clientJSONOf, "CLIENT\tTYPE\tGRANT TYPES\tSCOPES\tAUDIENCE\tALG\tREDIRECT URIS", func(c idp.Client) string {
 		kind, alg := "confidential", c.TokenAlg
 		if c.Public {
 			kind = "public"
 		}
+		if c.FirstParty {
+			kind += ",first-party"
+		}
 		if alg == "" {
 			alg = "(default)"
 		}
-		return strings.Join([]string{c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, " "), strings.Join(c.Audiences, ","), alg}, "\t")
+		return strings.Join([]string{c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, " "),
+			strings.Join(c.Audiences, ","), alg, orDash(strings.Join(c.RedirectURIs, ","))}, "\t")
 	})
 }
 
 // clientJSON is a client as `clients list --json` prints it: no secret
 // material, not even its hash.
 type clientJSON struct {
-	ClientID   string    `json:"client_id"`
-	Public     bool      `json:"public"`
-	GrantTypes []string  `json:"grant_types"`
-	Scopes     []string  `json:"scopes"`
-	Audiences  []string  `json:"audiences"`
-	TokenAlg   string    `json:"token_alg,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	ClientID               string    `json:"client_id"`
+	Name                   string    `json:"client_name,omitempty"` // RFC 7591 §2 names
+	Public                 bool      `json:"public"`
+	FirstParty             bool      `json:"first_party"`
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	Audiences              []string  `json:"audiences"`
+	TokenAlg               string    `json:"token_alg,omitempty"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	CreatedAt              time.Time `json:"created_at"`
 }
 
 func clientJSONOf(c idp.Client) clientJSON {
-	return clientJSON{ClientID: c.ID, Public: c.Public, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
-		Audiences: c.Audiences, TokenAlg: c.TokenAlg, CreatedAt: c.CreatedAt}
+	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, GrantTypes: c.GrantTypes,
+		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg,
+		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
+}
+
+// emptyIfNone makes a missing list print as [] rather than null.
+func emptyIfNone(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // splitList splits s at sep and drops empty and surrounding space.

@@ -30,12 +30,15 @@ func TestUsageText(t *testing.T) {
 Usage:
   rotor serve [flags]                       run the server
   rotor migrate [flags]                     apply database migrations
-  rotor users add NAME                      create a user (password on stdin)
+  rotor users add NAME                      create a user (password on stdin; --email, --display-name)
+  rotor users update NAME                   change a profile: --email, --display-name, --email-verified
   rotor users list
   rotor users disable NAME                  disable a user and revoke their refresh tokens
   rotor users enable NAME
   rotor users set-password NAME             change a password (on stdin); revokes refresh tokens
-  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA]
+  rotor users consents NAME                 list the clients a user consented to
+  rotor users revoke-consent NAME CLIENT    forget a consent and revoke that client's refresh tokens for the user
+  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] [--redirect-uris u1,u2] [--first-party] [--name NAME]
   rotor clients list
   rotor clients delete ID
   rotor keys list
@@ -93,7 +96,7 @@ func TestUnknownCommands(t *testing.T) {
 	}{
 		{nil, "no command given", true},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, true},
-		{[]string{"users"}, "usage: rotor users add|list|disable|enable|set-password …", false},
+		{[]string{"users"}, "usage: rotor users add|update|list|disable|enable|set-password|consents|revoke-consent …", false},
 		{[]string{"clients"}, "usage: rotor clients add|list|delete …", false},
 		{[]string{"keys"}, "usage: rotor keys list|rotate|revoke|rewrap|new-kek …", false},
 		{[]string{"keys", "frob"}, `unknown keys command "frob"`, false},

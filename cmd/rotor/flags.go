@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,9 +59,10 @@ type config struct {
 	argon2Parallelism uint
 
 	// admin
-	json   bool
-	client clientSpec // clients add
-	rotate rotation   // keys rotate
+	json    bool
+	client  clientSpec   // clients add
+	profile profileFlags // users add, users update
+	rotate  rotation     // keys rotate
 }
 
 // Defaults that more than one place needs.
@@ -128,6 +130,67 @@ func (c *config) argon2() (argon2id.Params, error) {
 	}
 	p.Memory, p.Iterations, p.Parallelism = uint32(c.argon2Memory), uint32(c.argon2Iterations), uint8(c.argon2Parallelism)
 	return p, nil
+}
+
+// listFlag is a list flag that may be repeated; each value is split at
+// commas and white space (neither appears unencoded in a redirect URI worth
+// having: a comma in one must be written %2C).
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })...)
+	return nil
+}
+
+// optString is a string flag that knows whether it was given, so that an
+// update can tell "set to empty" from "leave alone".
+type optString struct {
+	v   string
+	set bool
+}
+
+func (o *optString) String() string { return o.v }
+
+func (o *optString) Set(v string) error {
+	o.v, o.set = v, true
+	return nil
+}
+
+// ptr returns the value if the flag was given, else nil.
+func (o *optString) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return &o.v
+}
+
+// optBool is a boolean flag that knows whether it was given: --flag,
+// --flag=true and --flag=false.
+type optBool struct {
+	v   bool
+	set bool
+}
+
+func (o *optBool) String() string { return strconv.FormatBool(o.v) }
+
+func (o *optBool) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	o.v, o.set = b, true
+	return nil
+}
+
+func (o *optBool) IsBoolFlag() bool { return true }
+
+func (o *optBool) ptr() *bool {
+	if !o.set {
+		return nil
+	}
+	return &o.v
 }
 
 // envName is the environment fallback of a flag: --key-poll-interval reads

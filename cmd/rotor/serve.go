@@ -62,7 +62,7 @@ func serve(ctx context.Context, in *invocation) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go mgr.Run(bg)
-	go purgeRefresh(bg, be.st, s.log)
+	go purgeExpired(bg, be.st, s.log)
 
 	handler := idp.NewServer(c.idpConfig(s, issuer), idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
 	return serveHTTP(ctx, ln, handler, s.log, func() error {
@@ -147,9 +147,9 @@ func defaultIssuer(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// purgeRefresh deletes expired refresh-token families once an hour, so the
-// tables do not grow without bound.
-func purgeRefresh(ctx context.Context, rs idp.RefreshStore, log *slog.Logger) {
+// purgeExpired deletes expired refresh-token families, browser sessions and
+// authorization codes once an hour, so the tables do not grow without bound.
+func purgeExpired(ctx context.Context, st purger, log *slog.Logger) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
@@ -158,11 +158,35 @@ func purgeRefresh(ctx context.Context, rs idp.RefreshStore, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		n, err := rs.PurgeRefresh(ctx, time.Now().UTC())
+		purgeOnce(ctx, st, time.Now().UTC(), log)
+	}
+}
+
+// purger is what housekeeping deletes from.
+type purger interface {
+	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
+	PurgeSessions(ctx context.Context, cutoff time.Time) (int, error)
+	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// purgeOnce runs each purge once, logging what it did; one failing does not
+// stop the others. Codes are kept for idp.CodeRetention after they expire,
+// so that a late replay still revokes what was issued from them.
+func purgeOnce(ctx context.Context, st purger, now time.Time, log *slog.Logger) {
+	for _, p := range []struct {
+		what   string
+		purge  func(context.Context, time.Time) (int, error)
+		cutoff time.Time
+	}{
+		{"refresh token families", st.PurgeRefresh, now},
+		{"browser sessions", st.PurgeSessions, now},
+		{"authorization codes", st.PurgeCodes, now.Add(-idp.CodeRetention)},
+	} {
+		n, err := p.purge(ctx, p.cutoff)
 		if err != nil {
-			log.Warn("purging expired refresh tokens failed", "error", err.Error())
+			log.Warn("purging expired "+p.what+" failed", "error", err.Error())
 		} else if n > 0 {
-			log.Info("purged expired refresh token families", "count", n)
+			log.Info("purged expired "+p.what, "count", n)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,8 +19,10 @@ import (
 var usersFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).argon2Flags}
 
 var usersCommands = []command{
-	{group: "users", name: "add", args: []string{"NAME"}, summary: "create a user (password on stdin)",
-		flags: usersFlags, run: withStore(forAdmin, usersAdd)},
+	{group: "users", name: "add", args: []string{"NAME"}, summary: "create a user (password on stdin; --email, --display-name)",
+		flags: append([]flagger{(*config).profileFlags}, usersFlags...), run: withStore(forAdmin, usersAdd)},
+	{group: "users", name: "update", args: []string{"NAME"}, summary: "change a profile: --email, --display-name, --email-verified",
+		flags: append([]flagger{(*config).profileFlags}, usersFlags...), run: withStore(forAdmin, usersUpdate)},
 	{group: "users", name: "list",
 		flags: usersFlags, run: withStore(forAdmin, usersList)},
 	{group: "users", name: "disable", args: []string{"NAME"}, summary: "disable a user and revoke their refresh tokens",
@@ -28,6 +31,28 @@ var usersCommands = []command{
 		flags: usersFlags, run: withStore(forAdmin, usersSetDisabled(false))},
 	{group: "users", name: "set-password", args: []string{"NAME"}, summary: "change a password (on stdin); revokes refresh tokens",
 		flags: usersFlags, run: withStore(forAdmin, usersSetPassword)},
+	{group: "users", name: "consents", args: []string{"NAME"}, summary: "list the clients a user consented to",
+		flags: usersFlags, run: withStore(forAdmin, usersConsents)},
+	{group: "users", name: "revoke-consent", args: []string{"NAME", "CLIENT"}, summary: "forget a consent and revoke that client's refresh tokens for the user",
+		flags: usersFlags, run: withStore(forAdmin, usersRevokeConsent)},
+}
+
+// profileFlags are a user's optional OIDC profile (users add, users update).
+type profileFlags struct {
+	email, displayName optString
+	emailVerified      optBool
+}
+
+func (c *config) profileFlags(fs *flag.FlagSet) {
+	fs.Var(&c.profile.email, "email", "email address (the email claim; \"\" removes it); a new address is unverified unless --email-verified")
+	fs.Var(&c.profile.displayName, "display-name", "full name (the name claim; \"\" removes it)")
+	fs.Var(&c.profile.emailVerified, "email-verified", "whether the address is known to be the user's (email_verified)")
+}
+
+// update is the profile change the flags ask for, checked.
+func (f profileFlags) update() (idp.ProfileUpdate, error) {
+	p := idp.ProfileUpdate{Email: f.email.ptr(), DisplayName: f.displayName.ptr(), EmailVerified: f.emailVerified.ptr()}
+	return p, p.Check()
 }
 
 func usersAdd(ctx context.Context, in *invocation, be *backend) error {
@@ -36,16 +61,37 @@ func usersAdd(ctx context.Context, in *invocation, be *backend) error {
 	if err != nil {
 		return err
 	}
+	profile, err := in.cfg.profile.update()
+	if err != nil {
+		return err
+	}
 	u, err := idp.NewUser(name, pw, params, now())
 	if err != nil {
 		return err
 	}
+	u = profile.Apply(u)
 	if err := be.st.CreateUser(ctx, u); errors.Is(err, idp.ErrConflict) {
 		return fmt.Errorf("a user named %q already exists", name)
 	} else if err != nil {
 		return err
 	}
 	return in.done(userJSONOf(u), "created user %s (id %s)", u.Name, u.ID)
+}
+
+func usersUpdate(ctx context.Context, in *invocation, be *backend) error {
+	name := in.args[0]
+	p, err := in.cfg.profile.update()
+	if err != nil {
+		return err
+	}
+	if p == (idp.ProfileUpdate{}) {
+		return usagef("nothing to update: give --email, --display-name or --email-verified")
+	}
+	u, err := be.st.UpdateProfile(ctx, name, p, now())
+	if err != nil {
+		return notFound(err, "user", name)
+	}
+	return in.done(userJSONOf(u), "updated user %s", u.Name)
 }
 
 func usersSetPassword(ctx context.Context, in *invocation, be *backend) error {
@@ -88,22 +134,31 @@ func usersList(ctx context.Context, in *invocation, be *backend) error {
 	if err != nil {
 		return err
 	}
-	return printList(in, us, userJSONOf, "NAME\tID\tDISABLED\tCREATED", func(u idp.User) string {
-		return fmt.Sprintf("%s\t%s\t%v\t%s", u.Name, u.ID, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+	return printList(in, us, userJSONOf, "NAME\tID\tDISABLED\tEMAIL\tCREATED", func(u idp.User) string {
+		email := orDash(u.Email)
+		if u.Email != "" && !u.EmailVerified {
+			email += " (unverified)"
+		}
+		return fmt.Sprintf("%s\t%s\t%v\t%s\t%s", u.Name, u.ID, u.Disabled, email, u.CreatedAt.Format(time.RFC3339))
 	})
 }
 
-// userJSON is a user as --json prints it: no password hash.
+// userJSON is a user as --json prints it: no password hash. The profile
+// keeps the OIDC claim names.
 type userJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Disabled      bool      `json:"disabled"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"email_verified"`
+	DisplayName   string    `json:"display_name,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func userJSONOf(u idp.User) userJSON {
-	return userJSON{ID: u.ID, Name: u.Name, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{ID: u.ID, Name: u.Name, Disabled: u.Disabled, Email: u.Email, EmailVerified: u.EmailVerified,
+		DisplayName: u.DisplayName, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // newPassword returns the argon2id parameters to hash with and the password
