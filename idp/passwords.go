@@ -91,6 +91,30 @@ func CheckArgon2(p argon2id.Params, l Argon2Limits) error {
 	return nil
 }
 
+// Bounds on the settings for new hashes, beyond Argon2Limits: 19 MiB is the
+// OWASP minimum, and less than 1 MiB is only ever a mistake.
+const (
+	minArgon2Memory     = 1 << 10 // KiB
+	maxArgon2Memory     = 4 << 20 // KiB: 4 GiB
+	maxArgon2Iterations = 100
+)
+
+// CheckArgon2Settings is the one check of the parameters new hashes use and
+// of the limits on stored ones, shared by `rotor serve`, `rotor users` and
+// NewServer, so that every hash the CLI makes is one the server will run.
+// Zero limits take their defaults from p.
+func CheckArgon2Settings(p argon2id.Params, l Argon2Limits) error {
+	l = l.WithDefaults(p)
+	if p.Memory < minArgon2Memory || l.MaxMemory > maxArgon2Memory || l.MaxIterations > maxArgon2Iterations {
+		return fmt.Errorf("argon2id settings out of range (memory %d KiB to 4 GiB in KiB, iterations 1 to %d, parallelism 1 to 255)",
+			minArgon2Memory, maxArgon2Iterations)
+	}
+	if err := CheckArgon2(p, l); err != nil {
+		return fmt.Errorf("%w (raise the limit, or lower the setting)", err)
+	}
+	return nil
+}
+
 // work is what an argon2id run costs in CPU: KiB of memory filled times
 // passes over it (RFC 9106 §3.2). Time follows it closely.
 func work(p argon2id.Params) uint64 { return uint64(p.Memory) * uint64(p.Iterations) }

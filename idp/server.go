@@ -137,7 +137,7 @@ func newServer(cfg Config, deps Deps) *server {
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
-	if err := CheckArgon2(cfg.Argon2, cfg.Argon2Limits); err != nil {
+	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
 		panic("idp.NewServer: " + err.Error())
 	}
 	if cfg.ForwardedHeader != HeaderXForwardedFor && cfg.ForwardedHeader != HeaderForwarded {

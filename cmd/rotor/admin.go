@@ -138,7 +138,7 @@ func (a *admin) users(args []string) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	switch sub {
 	case "add", "set-password":
-		params, err := cmd.c.argon2()
+		params, _, err := cmd.c.argon2()
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !slices.Contains(algs, keys.Alg(c.signingAlg)) {
 		return usagef("--signing-alg %q must be one of --key-algs (%s)", c.signingAlg, c.keyAlgs)
 	}
-	argon, err := c.argon2()
+	argon, argonLimits, err := c.argon2()
+	if err != nil {
+		return err
+	}
+	trusted, fwdHeader, err := c.proxies()
 	if err != nil {
 		return err
 	}
@@ -102,6 +106,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: argon, HashConcurrency: c.hashConcurrency, Logger: log,
 		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
+		Argon2Limits:   argonLimits, TrustedProxies: trusted, ForwardedHeader: fwdHeader,
 	}, idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
 
 	srv := &http.Server{
