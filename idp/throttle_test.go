@@ -2,6 +2,7 @@ package idp
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -114,6 +115,49 @@ func TestThrottleEvictionOrder(t *testing.T) {
 			t.Errorf("after the wait, still %v", w)
 		}
 	})
+}
+
+// TestTableMatchesModel drives a table and a plain map of refill instants
+// with the same random charges, refunds and clock steps: the heap must give
+// the same answers and keep its order.
+func TestTableMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tb := newTable(4, 40*time.Second, 1<<20) // no eviction: the model has none
+	model := map[uint64]int64{}
+	now := t0.UnixNano()
+	for i := range 20000 {
+		k := uint64(rng.IntN(50))
+		switch op := rng.IntN(10); {
+		case op < 5:
+			if tb.wait(k, now) == 0 {
+				n := 1 + rng.IntN(4)
+				tb.charge(k, n, now)
+				model[k] = max(model[k], now) + int64(n)*tb.perToken
+			}
+		case op < 7:
+			n := 1 + rng.IntN(4)
+			tb.refund(k, n, now)
+			if f, ok := model[k]; ok {
+				model[k] = f - int64(n)*tb.perToken
+			}
+		default:
+			now += rng.Int64N(int64(15 * time.Second))
+		}
+		for mk := range model {
+			if model[mk] <= now { // full: the same as no bucket
+				delete(model, mk)
+			}
+		}
+		want := time.Duration(max(0, model[k]-now-tb.maxDebt()))
+		if got := tb.wait(k, now); got != want {
+			t.Fatalf("step %d: wait(%d) = %v, model says %v", i, k, got, want)
+		}
+		for j := 1; j < len(tb.heap); j++ {
+			if tb.heap[(j-1)/2].full > tb.heap[j].full || tb.index[tb.heap[j].key] != j {
+				t.Fatalf("step %d: heap broken at %d", i, j)
+			}
+		}
+	}
 }
 
 // TestThrottleFloodKeepsLimitingBuckets: many goroutines spray fresh keys at
