@@ -143,24 +143,27 @@ func TestAccountCeilingSlowsNeverLocks(t *testing.T) {
 	}
 }
 
-// proxyTo starts a reverse proxy to Rotor on loopback. ReverseProxy appends
-// the peer's address to X-Forwarded-For like any common proxy; with
-// forwarded it appends an RFC 7239 Forwarded element instead.
+// proxyTo starts a reverse proxy to Rotor on loopback. Like nginx's
+// $proxy_add_x_forwarded_for it appends the peer's address to whatever
+// X-Forwarded-For the client sent; with forwarded it appends an RFC 7239
+// Forwarded element instead and passes X-Forwarded-For through untouched.
 func proxyTo(t *testing.T, target string, forwarded bool) string {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	if forwarded {
-		direct := rp.Director
-		rp.Director = func(r *http.Request) {
-			direct(r)
-			r.Header["X-Forwarded-For"] = nil // nil: ReverseProxy adds none
-			host, _, _ := net.SplitHostPort(r.RemoteAddr)
-			r.Header.Add("Forwarded", fmt.Sprintf("for=%q;proto=http", host))
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		// Rewrite starts from a request without forwarding headers.
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+		if !forwarded {
+			pr.SetXForwarded()
+			return
 		}
-	}
+		pr.Out.Header["Forwarded"] = pr.In.Header["Forwarded"]
+		host, _, _ := net.SplitHostPort(pr.In.RemoteAddr)
+		pr.Out.Header.Add("Forwarded", fmt.Sprintf("for=%q;proto=http", host))
+	}}
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)
 	return srv.URL
