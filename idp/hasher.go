@@ -59,12 +59,12 @@ func (h *hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// errStoredHash is a stored hash Rotor will not run: unreadable, or with
+// storedHashError is a stored hash Rotor will not run: unreadable, or with
 // parameters outside Argon2Limits. The login fails like a wrong password;
 // the error, which names the parameters and never the hash, is logged.
-type errStoredHash struct{ reason error }
+type storedHashError struct{ reason error }
 
-func (e errStoredHash) Error() string { return "stored password hash refused: " + e.reason.Error() }
+func (e storedHashError) Error() string { return "stored password hash refused: " + e.reason.Error() }
 
 // verify checks pw against a stored hash ("" for an unknown user) so that the
 // argon2id work is one hash with the current parameters whatever the hash
@@ -84,7 +84,7 @@ func (h *hasher) verify(pw, hash string) (ok, stale bool, err error) {
 	}
 	if derr != nil {
 		h.run(pw, h.dummy)
-		return false, false, errStoredHash{derr}
+		return false, false, storedHashError{derr}
 	}
 	ok = h.run(pw, hash)
 	h.topUp(pw, *p)

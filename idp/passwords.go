@@ -43,8 +43,8 @@ func HashPassword(pw string, p argon2id.Params) (string, error) {
 // Argon2Limits bound the argon2id parameters Rotor runs. A stored hash that
 // names parameters outside them is refused before any memory is allocated
 // (a PHC string can ask for 4 GiB per verification), and `rotor serve` and
-// `rotor users` refuse settings outside them (CheckArgon2), so a hash made
-// by the CLI is one the server will check.
+// `rotor users` refuse settings outside them (CheckArgon2Settings), so a
+// hash made by the CLI is one the server will check.
 type Argon2Limits struct {
 	MaxMemory      uint32 // KiB (default 64 MiB, or Argon2.Memory if larger)
 	MaxIterations  uint32 // default 10, or Argon2.Iterations if larger
@@ -73,8 +73,8 @@ func (l Argon2Limits) WithDefaults(p argon2id.Params) Argon2Limits {
 }
 
 // CheckArgon2 reports whether p are parameters Rotor will run: within l and
-// argon2's own minimums (RFC 9106 §3.1). It is the one check for the
-// settings of the server and the CLI and for every stored hash.
+// argon2's own minimums (RFC 9106 §3.1). Every stored hash passes it before
+// it runs; CheckArgon2Settings applies it to the settings.
 func CheckArgon2(p argon2id.Params, l Argon2Limits) error {
 	switch {
 	case p.Parallelism < 1 || p.Parallelism > l.MaxParallelism:
@@ -116,5 +116,6 @@ func CheckArgon2Settings(p argon2id.Params, l Argon2Limits) error {
 }
 
 // work is what an argon2id run costs in CPU: KiB of memory filled times
-// passes over it (RFC 9106 §3.2). Time follows it closely.
+// passes over it (RFC 9106 §3.2). Time follows it, except that a pass over
+// a small memory runs a little faster (caches; see SECURITY.md).
 func work(p argon2id.Params) uint64 { return uint64(p.Memory) * uint64(p.Iterations) }

@@ -2,10 +2,11 @@ package idp
 
 import "time"
 
-// table is a bounded set of token buckets in GCRA form: a bucket is only the
-// instant it will be full again ("full"), so a burst of B refilling over W
-// holds W/B of debt per missing token, and a key is limited while its debt
-// exceeds W − W/B (less than one token left). A key with no entry is full.
+// table is a bounded set of token buckets in GCRA form (the generic cell
+// rate algorithm of ITU-T I.371): a bucket is only the instant it will be
+// full again ("full"), so a burst of B refilling over W holds W/B of debt
+// per missing token, and a key is limited while its debt exceeds W − W/B
+// (less than one token left). A key with no entry is full.
 //
 // Entries sit in a min-heap on full, so the root is the bucket nearest to
 // full: full buckets carry no information and are pruned from the root,
@@ -13,7 +14,8 @@ import "time"
 // the root is limiting, in which case the new key is refused (see
 // throttle.take). Nothing that is limiting is ever forgotten, and an attacker
 // who wants a partly drained bucket forgotten must first drain every other
-// entry further. Memory is the limit times about 50 bytes.
+// entry further. Memory is the limit times about 45 bytes
+// (BenchmarkThrottleTake).
 //
 // A table is not safe for concurrent use; throttle serialises it.
 type table struct {
