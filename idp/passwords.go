@@ -1,12 +1,8 @@
 package idp
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
@@ -44,64 +40,82 @@ func HashPassword(pw string, p argon2id.Params) (string, error) {
 	return argon2id.CreateHash(pw, &p)
 }
 
-// hasher runs argon2id with a bound on how many hashes run at once: each one
-// holds p.Memory KiB, so the bound is also the bound on password memory.
-type hasher struct {
-	params argon2id.Params
-	slots  chan struct{}
-	wait   time.Duration
-	dummy  string // a hash of a random password, verified for unknown users
-
-	verifications atomic.Int64 // argon2id verifications run, for tests and stats
+// Argon2Limits bound the argon2id parameters Rotor runs. A stored hash that
+// names parameters outside them is refused before any memory is allocated
+// (a PHC string can ask for 4 GiB per verification), and `rotor serve` and
+// `rotor users` refuse settings outside them (CheckArgon2Settings), so a
+// hash made by the CLI is one the server will check.
+type Argon2Limits struct {
+	MaxMemory      uint32 // KiB (default 64 MiB, or Argon2.Memory if larger)
+	MaxIterations  uint32 // default 10, or Argon2.Iterations if larger
+	MaxParallelism uint8  // default 16, or Argon2.Parallelism if larger
 }
 
-func newHasher(p argon2id.Params, concurrency int, wait time.Duration) *hasher {
-	dummyPW := make([]byte, 32)
-	_, _ = rand.Read(dummyPW)
-	dummy, err := argon2id.CreateHash(string(dummyPW), &p)
-	if err != nil {
-		panic("idp: argon2id: " + err.Error()) // only fails if crypto/rand fails
+// Argon2 limits that hold whatever the configuration: argon2's own minimums
+// and sane salt and key lengths.
+const (
+	minArgon2Salt, maxArgon2Salt = 8, 64  // bytes (RFC 9106 §3.1: at least 8)
+	minArgon2Key, maxArgon2Key   = 16, 64 // bytes
+)
+
+// WithDefaults fills zero limits from p, the parameters new hashes use.
+func (l Argon2Limits) WithDefaults(p argon2id.Params) Argon2Limits {
+	if l.MaxMemory == 0 {
+		l.MaxMemory = max(64<<10, p.Memory)
 	}
-	return &hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait, dummy: dummy}
+	if l.MaxIterations == 0 {
+		l.MaxIterations = max(10, p.Iterations)
+	}
+	if l.MaxParallelism == 0 {
+		l.MaxParallelism = max(16, p.Parallelism)
+	}
+	return l
 }
 
-// acquire takes a hashing slot, waiting at most h.wait; the caller answers 503
-// with Retry-After when it cannot have one.
-func (h *hasher) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
-	default:
+// CheckArgon2 reports whether p are parameters Rotor will run: within l and
+// argon2's own minimums (RFC 9106 §3.1). Every stored hash passes it before
+// it runs; CheckArgon2Settings applies it to the settings.
+func CheckArgon2(p argon2id.Params, l Argon2Limits) error {
+	switch {
+	case p.Parallelism < 1 || p.Parallelism > l.MaxParallelism:
+		return fmt.Errorf("argon2id parallelism %d is outside 1 to %d", p.Parallelism, l.MaxParallelism)
+	case p.Iterations < 1 || p.Iterations > l.MaxIterations:
+		return fmt.Errorf("argon2id iterations %d are outside 1 to %d", p.Iterations, l.MaxIterations)
+	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > l.MaxMemory:
+		return fmt.Errorf("argon2id memory %d KiB is outside %d to %d KiB", p.Memory, 8*uint32(p.Parallelism), l.MaxMemory)
+	case p.SaltLength < minArgon2Salt || p.SaltLength > maxArgon2Salt:
+		return fmt.Errorf("argon2id salt of %d bytes is outside %d to %d", p.SaltLength, minArgon2Salt, maxArgon2Salt)
+	case p.KeyLength < minArgon2Key || p.KeyLength > maxArgon2Key:
+		return fmt.Errorf("argon2id key of %d bytes is outside %d to %d", p.KeyLength, minArgon2Key, maxArgon2Key)
 	}
-	t := time.NewTimer(h.wait)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
-	case <-t.C:
-		return nil, errors.New("password hashing saturated")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return nil
 }
 
-// verify checks pw against hash; an empty hash (unknown user) is checked
-// against the dummy so that it costs the same. stale reports that the hash
-// was made with other parameters and should be replaced.
-func (h *hasher) verify(pw, hash string) (ok, stale bool) {
-	h.verifications.Add(1)
-	if hash == "" {
-		_, _, _ = argon2id.CheckHash(pw, h.dummy)
-		return false, false
+// Bounds on the settings for new hashes, beyond Argon2Limits: 19 MiB is the
+// OWASP minimum, and less than 1 MiB is only ever a mistake.
+const (
+	minArgon2Memory     = 1 << 10 // KiB
+	maxArgon2Memory     = 4 << 20 // KiB: 4 GiB
+	maxArgon2Iterations = 100
+)
+
+// CheckArgon2Settings is the one check of the parameters new hashes use and
+// of the limits on stored ones, shared by `rotor serve`, `rotor users` and
+// NewServer, so that every hash the CLI makes is one the server will run.
+// Zero limits take their defaults from p.
+func CheckArgon2Settings(p argon2id.Params, l Argon2Limits) error {
+	l = l.WithDefaults(p)
+	if p.Memory < minArgon2Memory || l.MaxMemory > maxArgon2Memory || l.MaxIterations > maxArgon2Iterations {
+		return fmt.Errorf("argon2id settings out of range (memory %d KiB to 4 GiB in KiB, iterations 1 to %d, parallelism 1 to 255)",
+			minArgon2Memory, maxArgon2Iterations)
 	}
-	match, p, err := argon2id.CheckHash(pw, hash)
-	if err != nil {
-		// A stored hash Rotor cannot read: spend the same time, then refuse.
-		_, _, _ = argon2id.CheckHash(pw, h.dummy)
-		return false, false
+	if err := CheckArgon2(p, l); err != nil {
+		return fmt.Errorf("%w (raise the limit, or lower the setting)", err)
 	}
-	return match, match && (p.Memory != h.params.Memory || p.Iterations != h.params.Iterations ||
-		p.Parallelism != h.params.Parallelism || p.KeyLength != h.params.KeyLength || p.SaltLength != h.params.SaltLength)
+	return nil
 }
 
-func (h *hasher) hash(pw string) (string, error) { return argon2id.CreateHash(pw, &h.params) }
+// work is what an argon2id run costs in CPU: KiB of memory filled times
+// passes over it (RFC 9106 §3.2). Time follows it, except that a pass over
+// a small memory runs a little faster (caches; see SECURITY.md).
+func work(p argon2id.Params) uint64 { return uint64(p.Memory) * uint64(p.Iterations) }

@@ -3,6 +3,7 @@ package idp
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -21,9 +22,16 @@ type Config struct {
 	JWKSMaxAge           time.Duration // Cache-Control max-age of the JWKS (default 5m)
 
 	Argon2          argon2id.Params // password hashing (default DefaultArgon2)
+	Argon2Limits    Argon2Limits    // stored hashes outside are refused (defaults from Argon2)
 	HashConcurrency int             // hashes at once (default GOMAXPROCS)
 	HashWait        time.Duration   // longest wait for a hashing slot before 503 (default 2s)
 	Throttle        ThrottleConfig
+
+	// TrustedProxies are the peers whose ForwardedHeader is believed when
+	// deciding a client's address for throttling (default none: the peer's
+	// address is the client's). See clientaddr.go.
+	TrustedProxies  []netip.Prefix
+	ForwardedHeader string // HeaderXForwardedFor (default) or HeaderForwarded
 
 	// ClientCacheTTL is how long a replica reuses a client record it read
 	// (default 2s; negative disables): a deleted client can get tokens from
@@ -68,7 +76,11 @@ func (c Config) withDefaults() Config {
 	if c.HashWait <= 0 {
 		c.HashWait = 2 * time.Second
 	}
+	c.Argon2Limits = c.Argon2Limits.WithDefaults(c.Argon2)
 	c.Throttle = c.Throttle.withDefaults()
+	if c.ForwardedHeader == "" {
+		c.ForwardedHeader = HeaderXForwardedFor
+	}
 	if c.ClientCacheTTL == 0 {
 		c.ClientCacheTTL = DefaultClientCacheTTL
 	}
@@ -107,8 +119,8 @@ type server struct {
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
-	accounts *throttle
-	address  *throttle
+	throttle *throttle
+	proxies  proxies
 	metadata []byte
 
 	clientCache *clientCache
@@ -125,6 +137,12 @@ func newServer(cfg Config, deps Deps) *server {
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
+	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
+		panic("idp.NewServer: " + err.Error())
+	}
+	if cfg.ForwardedHeader != HeaderXForwardedFor && cfg.ForwardedHeader != HeaderForwarded {
+		panic("idp.NewServer: ForwardedHeader must be X-Forwarded-For or Forwarded")
+	}
 	s := &server{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -133,9 +151,9 @@ func newServer(cfg Config, deps Deps) *server {
 		refresh:  deps.Refresh,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
-		hasher:   newHasher(cfg.Argon2, cfg.HashConcurrency, cfg.HashWait),
-		accounts: newThrottle(cfg.Throttle.AccountBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
-		address:  newThrottle(cfg.Throttle.AddressBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
+		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
+		throttle: newThrottle(cfg.Throttle),
+		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}

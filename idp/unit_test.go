@@ -2,12 +2,10 @@ package idp
 
 import (
 	"encoding/base64"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -71,60 +69,6 @@ func TestGrantScope(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestThrottle(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	th := newThrottle(3, 30*time.Second, 100) // one token back every 10s
-	for i := range 3 {
-		if w := th.wait("k", t0); w != 0 {
-			t.Fatalf("attempt %d throttled for %v", i, w)
-		}
-		th.fail("k", t0)
-	}
-	if w := th.wait("k", t0); w != 10*time.Second {
-		t.Fatalf("after the burst: wait %v, want 10s", w)
-	}
-	if w := th.wait("other", t0); w != 0 {
-		t.Fatalf("another key is throttled: %v", w)
-	}
-	if w := th.wait("k", t0.Add(4*time.Second)); w != 6*time.Second {
-		t.Fatalf("4s later: wait %v, want 6s", w)
-	}
-	if w := th.wait("k", t0.Add(10*time.Second)); w != 0 {
-		t.Fatalf("refilled: wait %v, want 0", w)
-	}
-	th.reset("k")
-	if w := th.wait("k", t0); w != 0 {
-		t.Fatalf("after reset: wait %v", w)
-	}
-}
-
-func TestThrottleBoundedMemory(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	th := newThrottle(5, time.Minute, 100)
-	for i := range 1000 {
-		th.fail("k"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+time.Duration(i).String(), t0)
-	}
-	if n := len(th.buckets); n > 100 {
-		t.Fatalf("%d buckets tracked, bound is 100", n)
-	}
-}
-
-func TestClientAddress(t *testing.T) {
-	tests := map[string]string{
-		"192.0.2.7:5000":             "192.0.2.7",
-		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
-		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
-		"[::ffff:192.0.2.7]:80":      "192.0.2.7",
-		"not an address":             "not an address",
-	}
-	for in, want := range tests {
-		r := &http.Request{RemoteAddr: in}
-		if got := clientAddress(r); got != want {
-			t.Errorf("clientAddress(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

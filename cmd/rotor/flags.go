@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -49,6 +50,8 @@ type config struct {
 	reuseInterval   time.Duration
 	clientCacheTTL  time.Duration
 	hashConcurrency int
+	trustedProxies  string
+	forwardedHeader string
 	logLevel        string
 	logFormat       string
 	demo            bool
@@ -57,6 +60,8 @@ type config struct {
 	argon2Memory      uint
 	argon2Iterations  uint
 	argon2Parallelism uint
+	argon2MaxMemory   uint
+	argon2MaxIter     uint
 
 	// admin
 	json    bool
@@ -109,6 +114,8 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
 	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDR list of proxies whose forwarding header names the client (default none: the peer is the client); see SECURITY.md")
+	fs.StringVar(&c.forwardedHeader, "forwarded-header", idp.HeaderXForwardedFor, "header the trusted proxies write: X-Forwarded-For or Forwarded")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&c.demo, "demo", false, "on the first start, create a demo client and user and print their credentials (make run)")
@@ -119,17 +126,42 @@ func (c *config) argon2Flags(fs *flag.FlagSet) {
 	fs.UintVar(&c.argon2Memory, "argon2-memory", uint(idp.DefaultArgon2.Memory), "argon2id memory in KiB")
 	fs.UintVar(&c.argon2Iterations, "argon2-iterations", uint(idp.DefaultArgon2.Iterations), "argon2id iterations")
 	fs.UintVar(&c.argon2Parallelism, "argon2-parallelism", uint(idp.DefaultArgon2.Parallelism), "argon2id lanes")
+	fs.UintVar(&c.argon2MaxMemory, "argon2-max-memory", 0, "largest argon2id memory in KiB a stored hash may ask for (0: 64 MiB, or --argon2-memory if larger)")
+	fs.UintVar(&c.argon2MaxIter, "argon2-max-iterations", 0, "most argon2id iterations a stored hash may ask for (0: 10, or --argon2-iterations if larger)")
 }
 
-// argon2 returns the hashing parameters, checked.
-func (c *config) argon2() (argon2id.Params, error) {
-	p := idp.DefaultArgon2
-	if c.argon2Memory < 1024 || c.argon2Memory > 4<<20 || c.argon2Iterations < 1 || c.argon2Iterations > 100 ||
-		c.argon2Parallelism < 1 || c.argon2Parallelism > 255 {
-		return p, usagef("argon2id parameters out of range (memory 1024 KiB to 4 GiB in KiB, iterations 1 to 100, parallelism 1 to 255)")
+// argon2 returns the hashing parameters and the limits on stored hashes,
+// checked by idp.CheckArgon2Settings, the one check serve and users share.
+func (c *config) argon2() (argon2id.Params, idp.Argon2Limits, error) {
+	p, l := idp.DefaultArgon2, idp.Argon2Limits{}
+	for _, v := range []uint{c.argon2Memory, c.argon2Iterations, c.argon2MaxMemory, c.argon2MaxIter} {
+		if v > 1<<32-1 {
+			return p, l, usagef("argon2id settings out of range")
+		}
+	}
+	if c.argon2Parallelism < 1 || c.argon2Parallelism > 255 {
+		return p, l, usagef("--argon2-parallelism must be 1 to 255")
 	}
 	p.Memory, p.Iterations, p.Parallelism = uint32(c.argon2Memory), uint32(c.argon2Iterations), uint8(c.argon2Parallelism)
-	return p, nil
+	l.MaxMemory, l.MaxIterations = uint32(c.argon2MaxMemory), uint32(c.argon2MaxIter)
+	if err := idp.CheckArgon2Settings(p, l); err != nil {
+		return p, l, usagef("%v", err)
+	}
+	return p, l, nil
+}
+
+// proxies parses --trusted-proxies and --forwarded-header.
+func (c *config) proxies() ([]netip.Prefix, string, error) {
+	trusted, err := idp.ParseTrustedProxies(c.trustedProxies)
+	if err != nil {
+		return nil, "", usagef("--trusted-proxies: %v", err)
+	}
+	for _, h := range []string{idp.HeaderXForwardedFor, idp.HeaderForwarded} {
+		if strings.EqualFold(c.forwardedHeader, h) {
+			return trusted, h, nil
+		}
+	}
+	return nil, "", usagef("--forwarded-header %q: want X-Forwarded-For or Forwarded", c.forwardedHeader)
 }
 
 // listFlag is a list flag that may be repeated; each value is split at

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -19,6 +20,10 @@ type serveSettings struct {
 	policy keys.Policy
 	algs   []keys.Alg
 	argon2 argon2id.Params
+	limits idp.Argon2Limits // bounds on the parameters of stored hashes
+
+	trustedProxies  []netip.Prefix
+	forwardedHeader string
 }
 
 // serveSettings checks serve's flags; its errors are usage errors.
@@ -37,7 +42,10 @@ func (c *config) serveSettings(stderr io.Writer) (serveSettings, error) {
 	if !slices.Contains(s.algs, keys.Alg(c.signingAlg)) {
 		return s, usagef("--signing-alg %q must be one of --key-algs (%s)", c.signingAlg, c.keyAlgs)
 	}
-	if s.argon2, err = c.argon2(); err != nil {
+	if s.argon2, s.limits, err = c.argon2(); err != nil {
+		return s, err
+	}
+	if s.trustedProxies, s.forwardedHeader, err = c.proxies(); err != nil {
 		return s, err
 	}
 	if c.refreshTTL <= 0 || c.reuseInterval < 0 {
@@ -64,6 +72,7 @@ func (c *config) idpConfig(s serveSettings, issuer string) idp.Config {
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
 		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
+		Argon2Limits:   s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
 	}
 }
 

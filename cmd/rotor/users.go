@@ -164,7 +164,7 @@ func userJSONOf(u idp.User) userJSON {
 // newPassword returns the argon2id parameters to hash with and the password
 // on stdin.
 func newPassword(in *invocation) (string, argon2id.Params, error) {
-	params, err := in.cfg.argon2()
+	params, _, err := in.cfg.argon2()
 	if err != nil {
 		return "", params, err
 	}
