@@ -13,6 +13,10 @@ import (
 // errNoCode is the one not-found answer for codes; it names no hash.
 var errNoCode = fmt.Errorf("sqlite: no such authorization code: %w", idp.ErrNotFound)
 
+const insertCodeSQL = `
+INSERT INTO auth_codes (hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce, auth_time, amr, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 const codeColumns = `hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce, ` +
 	`auth_time, amr, created_at, expires_at, redeemed_at, revoked_at, revoke_reason`
 
@@ -45,9 +49,7 @@ func (s *Store) CreateCode(ctx context.Context, c idp.AuthCode) error {
 		return fmt.Errorf("sqlite: create authorization code: %w", err)
 	}
 	err = s.write(ctx, false, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO auth_codes (hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce, auth_time, amr, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.StmtContext(ctx, s.stmts.insertCode).ExecContext(ctx,
 			c.Hash, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, c.CodeChallenge, c.Scope, c.Nonce,
 			micros(c.AuthTime), amr, micros(c.CreatedAt), micros(c.ExpiresAt))
 		if isForeignKey(err) {
@@ -70,7 +72,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, clientID string, no
 	err := s.write(ctx, false, func(tx *sql.Tx) error {
 		var err error
 		kind = nil
-		c, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`, hash, clientID))
+		c, err = scanCode(tx.StmtContext(ctx, s.stmts.codeByHash).QueryRowContext(ctx, hash, clientID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errNoCode // unknown, or another client's
 		}
@@ -89,7 +91,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, clientID string, no
 			return nil
 		}
 		c.RedeemedAt = fromMicros(micros(now))
-		_, err = tx.ExecContext(ctx, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ?`, micros(now), hash)
+		_, err = tx.StmtContext(ctx, s.stmts.redeemCode).ExecContext(ctx, micros(now), hash)
 		return err
 	})
 	switch {

@@ -35,13 +35,11 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 	}
 	err := s.write(ctx, false, func(tx *sql.Tx) error {
 		if codeHash != nil {
-			if err := familyCode(ctx, tx, f); err != nil {
+			if err := familyCode(ctx, tx.StmtContext(ctx, s.stmts.familyCode), f); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx,
 			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
 			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash)
 		if isForeignKey(err) {
@@ -57,13 +55,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
 // familyCode checks that the family's code was redeemed by its client and
 // has not been revoked.
-func familyCode(ctx context.Context, tx *sql.Tx, f idp.Family) error {
+func familyCode(ctx context.Context, stmt *sql.Stmt, f idp.Family) error {
 	var (
 		clientID, reason  string
 		redeemed, revoked sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`,
-		f.CodeHash).Scan(&clientID, &redeemed, &revoked, &reason)
+	err := stmt.QueryRowContext(ctx, f.CodeHash).Scan(&clientID, &redeemed, &revoked, &reason)
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || err == nil && (clientID != f.ClientID || !redeemed.Valid):
 		return fmt.Errorf("sqlite: create refresh family: no authorization code redeemed by this client has this hash: %w", idp.ErrNotFound)

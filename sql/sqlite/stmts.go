@@ -16,6 +16,11 @@ type stmts struct {
 	spendToken    *sql.Stmt
 	insertToken   *sql.Stmt
 	revokeFamily  *sql.Stmt
+	insertCode    *sql.Stmt
+	insertFamily  *sql.Stmt
+	familyCode    *sql.Stmt
+	codeByHash    *sql.Stmt
+	redeemCode    *sql.Stmt
 
 	// Reader statements.
 	refreshStateR *sql.Stmt
@@ -74,6 +79,13 @@ func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	s.spendToken = prep(w, `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`)
 	s.insertToken = prep(w, `INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES (?, ?, ?, ?, ?)`)
 	s.revokeFamily = prep(w, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`)
+	s.insertCode = prep(w, insertCodeSQL)
+	s.insertFamily = prep(w, `
+INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	s.familyCode = prep(w, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`)
+	s.codeByHash = prep(w, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`)
+	s.redeemCode = prep(w, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ?`)
 
 	s.refreshStateR = prep(r, refreshStateSQL)
 	s.tokenExists = prep(r, `SELECT 1 FROM refresh_tokens WHERE hash = ?`)
