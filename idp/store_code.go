@@ -58,7 +58,8 @@ type AuthCode struct {
 type CodeStore interface {
 	// CreateCode stores c; its RedeemedAt and RevokedAt are ignored (a new
 	// code is neither). ErrConflict if the hash exists; ErrNotFound if the
-	// client or the user does not exist.
+	// client does not exist, or the user does not or is disabled (serialised
+	// with disabling, as CreateSession is).
 	CreateCode(ctx context.Context, c AuthCode) error
 
 	// RedeemCode marks the code with this hash redeemed at now and returns

@@ -39,7 +39,9 @@ func (s Session) Live(now time.Time) bool {
 type SessionStore interface {
 	// CreateSession stores s. IdleExpiresAt must not be after ExpiresAt.
 	// ErrConflict if its ID or Hash is taken; ErrNotFound if s.UserID names
-	// no user.
+	// no user or a disabled one. It is serialised with disabling the user
+	// and changing the password, so their cleanup never misses a session
+	// created at the same moment.
 	CreateSession(ctx context.Context, s Session) error
 
 	// SessionByHash returns the session whose Hash is hash if it is live at
@@ -48,9 +50,9 @@ type SessionStore interface {
 	// without locking and changes nothing.
 	SessionByHash(ctx context.Context, hash []byte, now time.Time) (Session, error)
 
-	// TouchSession records activity on a live session: LastSeenAt becomes
-	// now, and IdleExpiresAt moves to idleExpiresAt, capped at the session's
-	// ExpiresAt; it never moves back. One statement, cheap; callers touch
+	// TouchSession records activity on a live session: LastSeenAt moves to
+	// now, and IdleExpiresAt to idleExpiresAt capped at the session's
+	// ExpiresAt; neither ever moves back. One statement, cheap; callers touch
 	// only when LastSeenAt is older than a minute or so. ErrNotFound if no
 	// session with this ID is live at now (an expired session is not
 	// revived).

@@ -45,6 +45,11 @@ func TestCodeStore(t *testing.T, open Open) {
 		wantErr(t, "CreateCode(same hash)", s.Codes.CreateCode(t.Context(), dup), idp.ErrConflict)
 		wantErr(t, "CreateCode(unknown client)", s.Codes.CreateCode(t.Context(), code("c3", "nope", "u1", "s1")), idp.ErrNotFound)
 		wantErr(t, "CreateCode(unknown user)", s.Codes.CreateCode(t.Context(), code("c4", "web", "nobody", "s1")), idp.ErrNotFound)
+		mustCreateUser(t, s, "u2", "bob", "h2")
+		if err := s.Users.SetUserDisabled(t.Context(), "bob", true, base); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "CreateCode(disabled user)", s.Codes.CreateCode(t.Context(), code("c6", "web", "u2", "")), idp.ErrNotFound)
 		plain := code("c5", "web", "u1", "s1")
 		plain.CodeChallenge = "plain-verifier" // not an S256 challenge
 		if err := s.Codes.CreateCode(t.Context(), plain); err == nil {

@@ -49,6 +49,11 @@ func TestSessionStore(t *testing.T, open Open) {
 		wantErr(t, "CreateSession(same ID)", s.Sessions.CreateSession(t.Context(), sameID), idp.ErrConflict)
 		wantErr(t, "CreateSession(same hash)", s.Sessions.CreateSession(t.Context(), sameHash), idp.ErrConflict)
 		wantErr(t, "CreateSession(unknown user)", s.Sessions.CreateSession(t.Context(), session("s3", "nobody")), idp.ErrNotFound)
+		mustCreateUser(t, s, "u2", "bob", "h2")
+		if err := s.Users.SetUserDisabled(t.Context(), "bob", true, base); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "CreateSession(disabled user)", s.Sessions.CreateSession(t.Context(), session("s5", "u2")), idp.ErrNotFound)
 		beyond := session("s4", "u1")
 		beyond.IdleExpiresAt = beyond.ExpiresAt.Add(time.Microsecond)
 		if err := s.Sessions.CreateSession(t.Context(), beyond); err == nil {
@@ -271,6 +276,43 @@ func TestSessionStore(t *testing.T, open Open) {
 				t.Errorf("session after enabling: %v", err)
 			}
 		})
+	})
+
+	t.Run("DisableRacesSignIn", func(t *testing.T) {
+		// A sign-in finishing while the user is disabled: whichever commits
+		// first, no session or code of the user is left usable.
+		s := open(t)
+		mustCreateClient(t, s, "web")
+		hs := handles(t, s)
+		for round := range 20 {
+			id, name := fmt.Sprint("u", round), fmt.Sprint("user", round)
+			mustCreateUser(t, s, id, name, "h")
+			se := session(fmt.Sprint("s", round), id)
+			c := code(fmt.Sprint("c", round), "web", id, se.ID)
+			parallel(3, hs, func(i int, h Stores) {
+				var err error
+				switch i {
+				case 0:
+					err = h.Users.SetUserDisabled(t.Context(), name, true, at(time.Second))
+				case 1:
+					if err = h.Sessions.CreateSession(t.Context(), se); errors.Is(err, idp.ErrNotFound) {
+						err = nil
+					}
+				case 2:
+					if err = h.Codes.CreateCode(t.Context(), c); errors.Is(err, idp.ErrNotFound) {
+						err = nil
+					}
+				}
+				if err != nil {
+					t.Errorf("round %d, call %d: %v", round, i, err)
+				}
+			})
+			_, err := s.Sessions.SessionByHash(t.Context(), se.Hash, base)
+			wantErr(t, fmt.Sprintf("round %d: SessionByHash", round), err, idp.ErrNotFound)
+			if _, err := s.Codes.RedeemCode(t.Context(), c.Hash, "web", base); !errors.Is(err, idp.ErrNotFound) && !errors.Is(err, idp.ErrRevoked) {
+				t.Errorf("round %d: RedeemCode = %v, want ErrNotFound (refused) or ErrRevoked", round, err)
+			}
+		}
 	})
 
 	t.Run("PurgeSessions", func(t *testing.T) {

@@ -27,18 +27,22 @@ func scanCode(row pgx.Row) (idp.AuthCode, error) {
 	return c, err
 }
 
-// CreateCode implements idp.CodeStore.
+// CreateCode implements idp.CodeStore in one statement, under a share lock
+// on the user's row (see enabledUser).
 func (s *Store) CreateCode(ctx context.Context, c idp.AuthCode) error {
 	const op = "create authorization code"
 	return s.run(ctx, op, func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`INSERT INTO auth_codes (hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce,
+		tag, err := s.pool.Exec(ctx, enabledUser+
+			`INSERT INTO auth_codes (user_id, hash, client_id, session_id, redirect_uri, code_challenge, scope, nonce,
 			                         auth_time, amr, created_at, expires_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			c.Hash, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, c.CodeChallenge, c.Scope, c.Nonce,
+			 SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM u`,
+			c.UserID, c.Hash, c.ClientID, c.SessionID, c.RedirectURI, c.CodeChallenge, c.Scope, c.Nonce,
 			c.AuthTime, emptyIfNil(c.AMR), c.CreatedAt, c.ExpiresAt)
-		if isForeignKey(err) {
-			return newError(op, idp.ErrNotFound, errors.New("no such client or user"))
+		switch {
+		case isForeignKey(err):
+			return newError(op, idp.ErrNotFound, errors.New("no such client"))
+		case err == nil && tag.RowsAffected() == 0:
+			return newError(op, idp.ErrNotFound, errors.New("no such enabled user"))
 		}
 		return err
 	})

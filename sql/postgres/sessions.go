@@ -25,15 +25,23 @@ func scanSession(row pgx.Row) (idp.Session, error) {
 	return s, err
 }
 
-// CreateSession implements idp.SessionStore.
+// enabledUser is a CTE that share-locks the row of user $1 if it exists
+// and is enabled. Disabling a user and changing a password update that row,
+// so they wait for an insert that holds the lock, and their cleanup, a later
+// statement, sees the new row; or they commit first, and the insert finds no
+// enabled user.
+const enabledUser = `WITH u AS (SELECT id FROM users WHERE id = $1 AND NOT disabled FOR SHARE) `
+
+// CreateSession implements idp.SessionStore in one statement.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	const op = "create browser session"
 	return s.run(ctx, op, func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`INSERT INTO browser_sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			se.ID, se.Hash, se.UserID, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt)
-		if isForeignKey(err) {
-			return newError(op, idp.ErrNotFound, errors.New("no such user"))
+		tag, err := s.pool.Exec(ctx, enabledUser+
+			`INSERT INTO browser_sessions (`+sessionColumns+`)
+			 SELECT $2, $3, u.id, $4, $5, $6, $7, $8, $9 FROM u`,
+			se.UserID, se.ID, se.Hash, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt)
+		if err == nil && tag.RowsAffected() == 0 {
+			return newError(op, idp.ErrNotFound, errors.New("no such enabled user"))
 		}
 		return err
 	})

@@ -13,9 +13,10 @@ import (
 // errNoCode is the one not-found answer for codes; it names no hash.
 var errNoCode = fmt.Errorf("sqlite: no such authorization code: %w", idp.ErrNotFound)
 
+// insertCodeSQL inserts a code if its user is enabled.
 const insertCodeSQL = `
 INSERT INTO auth_codes (hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce, auth_time, amr, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+SELECT ?1, ?2, id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 FROM users WHERE id = ?3 AND NOT disabled`
 
 const codeColumns = `hash, client_id, user_id, session_id, redirect_uri, code_challenge, scope, nonce, ` +
 	`auth_time, amr, created_at, expires_at, redeemed_at, revoked_at, revoke_reason`
@@ -40,7 +41,7 @@ func scanCode(row scanner) (idp.AuthCode, error) {
 	return c, nil
 }
 
-// CreateCode stores a new authorization code.
+// CreateCode stores a new authorization code of an enabled user.
 func (s *Store) CreateCode(ctx context.Context, c idp.AuthCode) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -49,13 +50,22 @@ func (s *Store) CreateCode(ctx context.Context, c idp.AuthCode) error {
 		return fmt.Errorf("sqlite: create authorization code: %w", err)
 	}
 	err = s.write(ctx, false, func(tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.stmts.insertCode).ExecContext(ctx,
+		res, err := tx.StmtContext(ctx, s.stmts.insertCode).ExecContext(ctx,
 			c.Hash, c.ClientID, c.UserID, c.SessionID, c.RedirectURI, c.CodeChallenge, c.Scope, c.Nonce,
 			micros(c.AuthTime), amr, micros(c.CreatedAt), micros(c.ExpiresAt))
 		if isForeignKey(err) {
-			return fmt.Errorf("sqlite: create authorization code: no client %q or user %q: %w", c.ClientID, c.UserID, idp.ErrNotFound)
+			return fmt.Errorf("sqlite: create authorization code: no client %q: %w", c.ClientID, idp.ErrNotFound)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = fmt.Errorf("sqlite: create authorization code: no enabled user %q: %w", c.UserID, idp.ErrNotFound)
+			}
+			return err
+		}
+		return nil
 	})
 	return s.mapErr(ctx, "create authorization code", err)
 }

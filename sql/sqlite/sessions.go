@@ -33,7 +33,8 @@ func scanSession(row scanner) (idp.Session, error) {
 	return se, nil
 }
 
-// CreateSession stores a browser session.
+// CreateSession stores a browser session of an enabled user; the write
+// lock serialises it with disabling the user.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -42,13 +43,20 @@ func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 		return fmt.Errorf("sqlite: create browser session: %w", err)
 	}
 	err = s.write(ctx, false, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			se.ID, se.Hash, se.UserID, micros(se.AuthTime), amr, micros(se.CreatedAt), micros(se.LastSeenAt),
-			micros(se.IdleExpiresAt), micros(se.ExpiresAt))
-		if isForeignKey(err) {
-			return fmt.Errorf("sqlite: create browser session: no user %q: %w", se.UserID, idp.ErrNotFound)
+		res, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
+SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND NOT disabled`,
+			se.ID, se.Hash, micros(se.AuthTime), amr, micros(se.CreatedAt), micros(se.LastSeenAt),
+			micros(se.IdleExpiresAt), micros(se.ExpiresAt), se.UserID)
+		if err != nil {
+			return err
 		}
-		return err
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = fmt.Errorf("sqlite: create browser session: no enabled user %q: %w", se.UserID, idp.ErrNotFound)
+			}
+			return err
+		}
+		return nil
 	})
 	return s.mapErr(ctx, "create browser session", err)
 }
