@@ -31,7 +31,7 @@ func TestBruteForceBehindTrustedProxy(t *testing.T) {
 	d := rotortest.New(t, pgtest.NewDatabase(t))
 	d.Env["ROTOR_TRUSTED_PROXIES"] = "127.0.0.1/32"
 	web := d.AddClient("web", "--grant-types", "password", "--scopes", "read", "--audience", audience)
-	d.MustCLI("correct horse battery staple\n", "users", "add", "alice")
+	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
 	r := d.Serve("rotor")
 	target, err := url.Parse(r.URL)
 	if err != nil {
