@@ -147,8 +147,9 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (Client, error)
 	// Clients returns every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
-	// DeleteClient deletes the client and every refresh-token family issued
-	// to it, in one transaction; ErrNotFound if none.
+	// DeleteClient deletes the client and, in one transaction, every
+	// refresh-token family issued to it, its authorization codes and the
+	// consents given to it; ErrNotFound if none.
 	DeleteClient(ctx context.Context, id string) error
 }
 
