@@ -42,6 +42,7 @@ type KEKSet struct {
 type kek struct {
 	id   string
 	aead cipher.AEAD
+	prk  *[32]byte // HKDF pseudorandom key for DeriveKeys; see derive.go
 }
 
 // ParseKEKs parses the key-encryption keys from configuration:
@@ -141,7 +142,7 @@ func newKEK(id string, raw []byte) (*kek, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: key-encryption key %q: %w", id, err)
 	}
-	return &kek{id: id, aead: aead}, nil
+	return &kek{id: id, aead: aead, prk: extractPRK(raw)}, nil
 }
 
 // Primary is the id of the key-encryption key that seals new keys, or "" for
