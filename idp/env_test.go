@@ -102,7 +102,7 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	h, hooks := idp.NewServerForTest(e.cfg, idp.Deps{Users: st, Clients: st, Refresh: st, Pinger: st, Keys: mgr})
+	h, hooks := idp.NewServerForTest(e.cfg, idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr})
 	e.hooks, e.handler = hooks, h
 	srv.Config.Handler = h
 	srv.Start()

@@ -17,6 +17,17 @@ func (s *server) routes() http.Handler {
 	r.Post("/oauth2/revoke", s.handleRevoke)         // RFC 7009
 	r.Post("/oauth2/introspect", s.handleIntrospect) // RFC 7662
 
+	// Browser sign-in and OpenID Connect.
+	r.Get("/oauth2/authorize", s.handleAuthorize) // RFC 6749 §3.1, OIDC Core §3.1.2
+	r.Post("/oauth2/authorize", s.handleAuthorize)
+	r.Post("/login", s.handleLogin)             // the login page's form
+	r.Post("/consent", s.handleConsent)         // the consent page's form
+	r.Get("/oauth2/userinfo", s.handleUserInfo) // OIDC Core §5.3
+	r.Post("/oauth2/userinfo", s.handleUserInfo)
+	r.Get("/oauth2/logout", s.handleLogout) // OIDC RP-Initiated Logout 1.0
+	r.Post("/oauth2/logout", s.handleLogout)
+	r.Get(cssRoute, s.handleCSS)
+
 	r.Get("/.well-known/jwks.json", s.handleJWKS) // RFC 7517 §5
 	r.Head("/.well-known/jwks.json", s.handleJWKS)
 	r.Get("/.well-known/oauth-authorization-server", s.handleMetadata) // RFC 8414 §3

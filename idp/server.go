@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -38,6 +39,19 @@ type Config struct {
 	// a replica for at most this long.
 	ClientCacheTTL time.Duration
 
+	// Browser sign-in (session.go). A session ends when it has been idle
+	// for SessionIdleTTL or, whatever the activity, SessionTTL after the
+	// user signed in.
+	SessionIdleTTL time.Duration // default 8h
+	SessionTTL     time.Duration // default 7 days
+
+	// FormKeys are the HMAC keys of the CSRF tokens in Rotor's pages
+	// (formtoken.go): the first signs, every one verifies. Replicas behind
+	// one load balancer must share the first key (cmd/rotor derives them
+	// from the key-encryption keys). Default: a random key per process,
+	// fine for a single replica.
+	FormKeys [][]byte
+
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
 	Logger       *slog.Logger     // default slog.Default()
@@ -49,6 +63,8 @@ const (
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 	DefaultJWKSMaxAge      = 5 * time.Minute
 	DefaultClientCacheTTL  = 2 * time.Second
+	DefaultSessionIdleTTL  = 8 * time.Hour
+	DefaultSessionTTL      = 7 * 24 * time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -84,6 +100,18 @@ func (c Config) withDefaults() Config {
 	if c.ClientCacheTTL == 0 {
 		c.ClientCacheTTL = DefaultClientCacheTTL
 	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.SessionIdleTTL <= 0 {
+		c.SessionIdleTTL = DefaultSessionIdleTTL
+	}
+	c.SessionIdleTTL = min(c.SessionIdleTTL, c.SessionTTL)
+	if len(c.FormKeys) == 0 {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		c.FormKeys = [][]byte{k}
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 16 << 10
 	}
@@ -103,11 +131,14 @@ type KeySource interface {
 
 // Deps are the stores and the key ring the server works with.
 type Deps struct {
-	Users   UserStore
-	Clients ClientStore
-	Refresh RefreshStore
-	Pinger  Pinger
-	Keys    KeySource
+	Users    UserStore
+	Clients  ClientStore
+	Refresh  RefreshStore
+	Sessions SessionStore
+	Codes    CodeStore
+	Consents ConsentStore
+	Pinger   Pinger
+	Keys     KeySource
 }
 
 type server struct {
@@ -116,12 +147,18 @@ type server struct {
 	users    UserStore
 	clients  ClientStore
 	refresh  RefreshStore
+	sessions SessionStore
+	codes    CodeStore
+	consents ConsentStore
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
 	throttle *throttle
 	proxies  proxies
 	metadata []byte
+	pages    *pages
+	cookies  cookieNames
+	forms    formKeys
 
 	clientCache *clientCache
 }
@@ -134,7 +171,8 @@ func NewServer(cfg Config, deps Deps) http.Handler {
 
 func newServer(cfg Config, deps Deps) *server {
 	cfg = cfg.withDefaults()
-	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Pinger == nil || deps.Keys == nil {
+	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Sessions == nil ||
+		deps.Codes == nil || deps.Consents == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
 	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
@@ -149,6 +187,9 @@ func newServer(cfg Config, deps Deps) *server {
 		users:    deps.Users,
 		clients:  deps.Clients,
 		refresh:  deps.Refresh,
+		sessions: deps.Sessions,
+		codes:    deps.Codes,
+		consents: deps.Consents,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
@@ -158,6 +199,9 @@ func newServer(cfg Config, deps Deps) *server {
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
 	s.metadata = s.buildMetadata()
+	s.pages = newPages(cfg.Issuer)
+	s.cookies = newCookieNames(cfg.Issuer)
+	s.forms = formKeys{keys: cfg.FormKeys}
 	return s
 }
 

@@ -27,6 +27,7 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"` // OpenID Connect Core §3.1.3.3
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
@@ -48,8 +49,9 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if grant == "" {
 		return nil, errInvalidRequest("grant_type is required")
 	}
-	// Public clients may use the password and refresh grants; the client
-	// credentials grant is for confidential clients only (RFC 6749 §4.4).
+	// Public clients may use the code, password and refresh grants; the
+	// client credentials grant is for confidential clients only (RFC 6749
+	// §4.4).
 	c, err := s.authenticateClient(r, f, grant != GrantClientCredentials)
 	if err != nil {
 		return nil, err
@@ -62,6 +64,8 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 		run = s.grantPassword
 	case GrantRefreshToken:
 		run = s.grantRefreshToken
+	case GrantAuthorizationCode:
+		run = s.grantAuthorizationCode
 	default:
 		return nil, errUnsupportedGrantType()
 	}

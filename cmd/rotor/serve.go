@@ -64,7 +64,7 @@ func serve(ctx context.Context, in *invocation) error {
 	go mgr.Run(bg)
 	go purgeExpired(bg, be.st, s.log)
 
-	handler := idp.NewServer(c.idpConfig(s, issuer), idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Pinger: be.st, Keys: mgr})
+	handler := idp.NewServer(c.idpConfig(s, issuer), idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Pinger: be.st, Keys: mgr})
 	return serveHTTP(ctx, ln, handler, s.log, func() error {
 		s.log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
 		if !c.demo {

@@ -1,0 +1,163 @@
+package idp
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Why a code exchange was refused; logged, never sent (the client gets the
+// same invalid_grant for each).
+var (
+	errCodeUnknown  = errors.New("no such code for this client")
+	errPKCEMismatch = errors.New("code_verifier does not match the code_challenge")
+	errRedirectURI  = errors.New("redirect_uri differs from the authorization request's")
+)
+
+// errBadCode is the one answer to every refused code.
+var errBadCode = errInvalidGrant("authorization code is invalid, expired, used or revoked, or the code_verifier or redirect_uri does not match")
+
+// grantAuthorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5, §4.6):
+// the code is redeemed once, in one store transaction; a second redemption
+// revokes the code and everything issued from it (RFC 6749 §4.1.2). The
+// verifier and redirect_uri are checked after the redemption, so a request
+// that fails them has used the code up: a stolen code tried with a guessed
+// verifier is burned, not left for more guesses.
+//
+// It issues an access token; an ID token when the scope has openid; and a
+// refresh token when the client may use the refresh_token grant and, for an
+// OpenID Connect request, the scope has offline_access or the client is
+// first-party (see issuesRefresh).
+func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tokenResponse, error) {
+	code, verifier := f.get("code"), f.get("code_verifier")
+	switch {
+	case code == "":
+		return nil, errInvalidRequest("code is required")
+	case verifier == "":
+		return nil, errInvalidRequest("code_verifier is required (PKCE, RFC 7636)")
+	case !validVerifier(verifier):
+		return nil, errInvalidRequest("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
+	}
+	hash, ok := secretHash(code)
+	if !ok {
+		return nil, errBadCode
+	}
+	// Keys first: a missing key fails the request before the code is used.
+	k, err := s.signer(c)
+	if err != nil {
+		return nil, err
+	}
+	idk, err := s.idTokenSigner(c)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ac, err := s.codes.RedeemCode(r.Context(), hash, c.ID, now)
+	if err != nil {
+		return nil, s.codeRefused(r, c, ac, err)
+	}
+	if !pkceMatch(verifier, ac.CodeChallenge) {
+		return nil, s.codeRefused(r, c, ac, errPKCEMismatch)
+	}
+	if f.get("redirect_uri") != ac.RedirectURI {
+		return nil, s.codeRefused(r, c, ac, errRedirectURI)
+	}
+	scope, _ := parseScope(ac.Scope)
+	var refresh string
+	if issuesRefresh(c, scope) {
+		if refresh, err = s.codeFamily(r, c, ac, hash, now); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = refresh
+	if slices.Contains(scope, ScopeOpenID) {
+		if resp.IDToken, err = s.idToken(idk, c, ac, resp.AccessToken, now); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// issuesRefresh decides whether a code exchange gets a refresh token: only
+// for a client allowed the refresh_token grant; for a plain OAuth request
+// always, for an OpenID Connect one (scope openid) only with offline_access
+// (Core §11), which a third-party client gets only through the consent page,
+// or for a first-party client, whose sessions are Rotor's own business.
+func issuesRefresh(c Client, scope []string) bool {
+	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		return false
+	}
+	return !slices.Contains(scope, ScopeOpenID) || slices.Contains(scope, ScopeOfflineAccess) || c.FirstParty
+}
+
+// codeFamily starts the refresh-token family of a code exchange, tied to the
+// code (a replay revokes it) and to the browser session (logout revokes it).
+func (s *server) codeFamily(r *http.Request, c Client, ac AuthCode, codeHash []byte, now time.Time) (string, error) {
+	tok, hash := newRefreshToken()
+	fam := Family{
+		ID: randomID(), ClientID: c.ID, Subject: ac.UserID, Scope: ac.Scope, AuthTime: ac.AuthTime,
+		SessionID: ac.SessionID, CodeHash: codeHash, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}
+	err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now})
+	switch {
+	case errors.Is(err, ErrCodeReused) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrNotFound):
+		// A replay or a logout got in between the redemption and now.
+		return "", s.codeRefused(r, c, ac, err)
+	case err != nil:
+		return "", storeError(err)
+	}
+	return tok, nil
+}
+
+// codeRefused logs why a code was refused and returns the one answer. A
+// replay is logged as a warning: someone else may hold the code.
+func (s *server) codeRefused(r *http.Request, c Client, ac AuthCode, why error) error {
+	switch {
+	case errors.Is(why, ErrNotFound):
+		why = errCodeUnknown
+	case errors.Is(why, ErrCodeReused), errors.Is(why, ErrCodeExpired), errors.Is(why, ErrRevoked),
+		errors.Is(why, errPKCEMismatch), errors.Is(why, errRedirectURI):
+	default:
+		return storeError(why)
+	}
+	level := slog.LevelInfo
+	if errors.Is(why, ErrCodeReused) {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(r.Context(), level, "authorization code refused", slog.String("reason", why.Error()),
+		slog.String("client_id", c.ID), slog.String("user_id", ac.UserID), slog.String("session_id", ac.SessionID))
+	return errBadCode
+}
+
+// validVerifier checks a PKCE code_verifier (RFC 7636 §4.1): 43 to 128
+// characters of the unreserved set.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// pkceMatch is RFC 7636 §4.6 for S256: BASE64URL(SHA256(verifier)) equals
+// the challenge, compared in constant time.
+func pkceMatch(verifier, challenge string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	var enc [43]byte
+	b64Strict.Encode(enc[:], sum[:])
+	return len(challenge) == len(enc) && subtle.ConstantTimeCompare(enc[:], []byte(challenge)) == 1
+}
