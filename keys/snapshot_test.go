@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // testRing is a ring with every state in both lanes, as of now = t0+30d.
@@ -355,12 +356,14 @@ func TestVerify(t *testing.T) {
 		return string(b)
 	}
 
+	// want is a jws reason, or nil for a keys-only reason given in msg.
 	tests := []struct {
 		name    string
 		token   string
 		now     time.Time
 		wantKID string
-		wantErr string // "" for success
+		want    error
+		msg     string // "" and want nil for success
 	}{
 		{name: "EdDSA current", token: good, wantKID: r.edCur.KID},
 		{name: "RS256 current", token: forge(t, rs, hdr(RS256, r.rsCur.KID, "at+jwt"), payload), wantKID: r.rsCur.KID},
@@ -368,31 +371,33 @@ func TestVerify(t *testing.T) {
 		{name: "retired key within its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), wantKID: r.edRet.KID},
 		{name: "typ with application/ prefix, any case", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "Application/AT+JWT"), payload), wantKID: r.edCur.KID},
 
-		{name: "retired key past its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), now: r.edRet.RetiredAt.Add(2 * time.Hour), wantErr: "was retired"},
-		{name: "expired retired key is not published", token: forge(t, privOf(t, r.keks, r.edExpired), hdr(EdDSA, r.edExpired.KID, "at+jwt"), payload), wantErr: "is not published"},
-		{name: "revoked key", token: forge(t, privOf(t, r.keks, r.edRev), hdr(EdDSA, r.edRev.KID, "at+jwt"), payload), wantErr: "is not published"},
-		{name: "typ JWT", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "JWT"), payload), wantErr: `typ "JWT"`},
-		{name: "no typ", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`"}`, payload), wantErr: `typ ""`},
-		{name: "no kid", token: forge(t, ed, `{"alg":"EdDSA","typ":"at+jwt"}`, payload), wantErr: `kid "" is not published`},
-		{name: "unknown kid", token: forge(t, ed, hdr(EdDSA, "nope", "at+jwt"), payload), wantErr: `kid "nope" is not published`},
-		{name: "alg of the other lane", token: forge(t, ed, hdr(RS256, r.edCur.KID, "at+jwt"), payload), wantErr: `alg "RS256" does not match`},
-		{name: "RS256 kid with EdDSA alg", token: forge(t, ed, hdr(EdDSA, r.rsCur.KID, "at+jwt"), payload), wantErr: `alg "EdDSA" does not match`},
-		{name: "alg none", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + ".", wantErr: `alg "none"`},
-		{name: "HS256 keyed with the public JWK", token: hmacToken, wantErr: `alg "HS256"`},
-		{name: "header member names are case-sensitive", token: forge(t, ed, `{"ALG":"EdDSA","KID":"`+r.edCur.KID+`","TYP":"at+jwt"}`, payload), wantErr: `typ ""`},
-		{name: "crit", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`","typ":"at+jwt","crit":["exp"],"exp":1}`, payload), wantErr: "crit"},
-		{name: "key signed by another key of the lane", token: forge(t, privOf(t, r.keks, r.edNext), hdr(EdDSA, r.edCur.KID, "at+jwt"), payload), wantErr: "bad signature"},
-		{name: "header bit flip", token: flipChar(p1, 5) + "." + p2 + "." + p3, wantErr: "invalid token"},
-		{name: "payload bit flip", token: p1 + "." + flipChar(p2, 3) + "." + p3, wantErr: "bad signature"},
-		{name: "signature bit flip", token: p1 + "." + p2 + "." + flipChar(p3, 10), wantErr: "bad signature"},
-		{name: "truncated signature", token: p1 + "." + p2 + "." + p3[:len(p3)-2], wantErr: "bad signature"},
-		{name: "padded signature", token: good + "==", wantErr: "signature is not base64url"},
-		{name: "two parts", token: p1 + "." + p2, wantErr: "not a compact JWS"},
-		{name: "four parts", token: good + ".x", wantErr: "not a compact JWS"},
-		{name: "JSON serialization", token: `{"payload":"` + p2 + `","protected":"` + p1 + `","signature":"` + p3 + `"}`, wantErr: "not a compact JWS"},
-		{name: "header not JSON", token: base64.RawURLEncoding.EncodeToString([]byte("[]")) + "." + p2 + "." + p3, wantErr: "header is not a JSON object"},
-		{name: "too long", token: good + strings.Repeat("A", maxTokenLen), wantErr: "longer than"},
-		{name: "empty", token: "", wantErr: "not a compact JWS"},
+		{name: "retired key past its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), now: r.edRet.RetiredAt.Add(2 * time.Hour),
+			msg: "key " + r.edRet.KID + " was retired and its tokens have expired", wantKID: r.edRet.KID},
+		{name: "expired retired key is not published", token: forge(t, privOf(t, r.keks, r.edExpired), hdr(EdDSA, r.edExpired.KID, "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "revoked key", token: forge(t, privOf(t, r.keks, r.edRev), hdr(EdDSA, r.edRev.KID, "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "typ JWT", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "JWT"), payload), want: jws.ErrTyp},
+		{name: "no typ", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`"}`, payload), want: jws.ErrTyp},
+		{name: "no kid", token: forge(t, ed, `{"alg":"EdDSA","typ":"at+jwt"}`, payload), want: jws.ErrNoKID},
+		{name: "unknown kid", token: forge(t, ed, hdr(EdDSA, "nope", "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "alg of the other lane", token: forge(t, ed, hdr(RS256, r.edCur.KID, "at+jwt"), payload), want: jws.ErrKeyMismatch, wantKID: r.edCur.KID},
+		{name: "RS256 kid with EdDSA alg", token: forge(t, ed, hdr(EdDSA, r.rsCur.KID, "at+jwt"), payload), want: jws.ErrKeyMismatch, wantKID: r.rsCur.KID},
+		{name: "alg none", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + ".", want: jws.ErrMalformed},
+		{name: "alg none with a signature", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + "." + p3, want: jws.ErrAlg},
+		{name: "HS256 keyed with the public JWK", token: hmacToken, want: jws.ErrAlg},
+		{name: "header member names are case-sensitive", token: forge(t, ed, `{"ALG":"EdDSA","KID":"`+r.edCur.KID+`","TYP":"at+jwt"}`, payload), want: jws.ErrAlg},
+		{name: "crit", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`","typ":"at+jwt","crit":["exp"],"exp":1}`, payload), want: jws.ErrCrit},
+		{name: "key signed by another key of the lane", token: forge(t, privOf(t, r.keks, r.edNext), hdr(EdDSA, r.edCur.KID, "at+jwt"), payload), want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "header bit flip", token: flipChar(p1, 5) + "." + p2 + "." + p3, want: jws.ErrHeader},
+		{name: "payload bit flip", token: p1 + "." + flipChar(p2, 3) + "." + p3, want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "signature bit flip", token: p1 + "." + p2 + "." + flipChar(p3, 10), want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "truncated signature", token: p1 + "." + p2 + "." + p3[:len(p3)-2], want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "padded signature", token: good + "==", want: jws.ErrMalformed},
+		{name: "two parts", token: p1 + "." + p2, want: jws.ErrMalformed},
+		{name: "four parts", token: good + ".x", want: jws.ErrMalformed},
+		{name: "JSON serialization", token: `{"payload":"` + p2 + `","protected":"` + p1 + `","signature":"` + p3 + `"}`, want: jws.ErrMalformed},
+		{name: "header not JSON", token: base64.RawURLEncoding.EncodeToString([]byte("[]")) + "." + p2 + "." + p3, want: jws.ErrHeader},
+		{name: "too long", token: good + strings.Repeat("A", jws.MaxTokenSize), want: jws.ErrTooLarge},
+		{name: "empty", token: "", want: jws.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,20 +406,29 @@ func TestVerify(t *testing.T) {
 				now = r.now
 			}
 			got, kid, err := s.Verify(tt.token, now)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidToken) {
-					t.Fatalf("Verify error = %v, want ErrInvalidToken containing %q", err, tt.wantErr)
+			if kid != tt.wantKID {
+				t.Errorf("kid = %q, want %q", kid, tt.wantKID)
+			}
+			if tt.want == nil && tt.msg == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
 				}
-				if got != nil {
-					t.Errorf("Verify returned a payload with an error")
+				if string(got) != payload {
+					t.Errorf("payload = %s, want %s", got, payload)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("Verify: %v", err)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("Verify error = %v, want ErrInvalidToken", err)
 			}
-			if kid != tt.wantKID || string(got) != payload {
-				t.Errorf("Verify = %s, %s; want %s, %s", got, kid, payload, tt.wantKID)
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Verify error = %v, want %v", err, tt.want)
+			}
+			if tt.msg != "" && err.Error() != ErrInvalidToken.Error()+": "+tt.msg {
+				t.Errorf("Verify error = %q, want %q", err, tt.msg)
+			}
+			if got != nil {
+				t.Errorf("Verify returned a payload with an error")
 			}
 		})
 	}
