@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
+	crand "crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/rotor-idp/rotor/internal/jws"
+	"github.com/rotor-idp/rotor/internal/jwstest"
 )
 
 // testRing is a ring with every state in both lanes, as of now = t0+30d.
@@ -431,5 +433,52 @@ func TestVerify(t *testing.T) {
 				t.Errorf("Verify returned a payload with an error")
 			}
 		})
+	}
+}
+
+// TestVerifyAttacks runs the attack catalogue that every verifier in Rotor
+// shares (internal/jwstest). Snapshot.Verify leaves the claims' values to
+// its caller, so a token whose JWS is sound and only a claim is wrong must
+// verify; every other token must fail for the catalogue's reason.
+func TestVerifyAttacks(t *testing.T) {
+	r := newTestRing(t)
+	s := r.build(t)
+	key := func(rec Record) *jwstest.Key {
+		return &jwstest.Key{KID: rec.KID, Alg: string(rec.Alg), Signer: privOf(t, r.keks, rec)}
+	}
+	cat := jwstest.Attacks(t, jwstest.Target{
+		RS256:         key(r.rsCur),
+		EdDSA:         key(r.edCur),
+		AttackerRS256: key(testKey(t, RS256, 2)),
+		AttackerEdDSA: key(testKey(t, EdDSA, 5)),
+		Claims: func() map[string]any {
+			var jti [12]byte
+			_, _ = crand.Read(jti[:])
+			return map[string]any{
+				"iss": "https://rotor.example", "aud": "schedules", "sub": "u1", "client_id": "web",
+				"exp": r.now.Add(15 * time.Minute).Unix(), "iat": r.now.Unix(),
+				"jti": base64.RawURLEncoding.EncodeToString(jti[:]),
+			}
+		},
+	})
+	for _, tc := range cat.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			payload, kid, err := s.Verify(tc.Token, r.now)
+			if tc.Want == nil {
+				if err != nil || kid != r.rsCur.KID || len(payload) == 0 {
+					t.Fatalf("Verify = %q, %q, %v; want the payload (the claim check %q is the caller's)", payload, kid, err, tc.Claim)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidToken) || !errors.Is(err, tc.Want) {
+				t.Fatalf("Verify error = %v, want ErrInvalidToken and %v", err, tc.Want)
+			}
+			if payload != nil {
+				t.Errorf("Verify returned a payload with an error")
+			}
+		})
+	}
+	if n := cat.CanaryHits(); n != 0 {
+		t.Errorf("canary server received %d requests; jku/x5u must never be fetched", n)
 	}
 }
