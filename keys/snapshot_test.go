@@ -34,7 +34,7 @@ type testRing struct {
 	keks                                   *KEKSet
 }
 
-func newTestRing(t *testing.T) testRing {
+func newTestRing(t testing.TB) testRing {
 	t.Helper()
 	now := t0.Add(30 * 24 * time.Hour)
 	r := testRing{now: now, keks: mustKEKs(t, testKEK1)}
@@ -436,17 +436,21 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// TestVerifyAttacks runs the attack catalogue that every verifier in Rotor
-// shares (internal/jwstest). Snapshot.Verify leaves the claims' values to
-// its caller, so a token whose JWS is sound and only a claim is wrong must
-// verify; every other token must fail for the catalogue's reason.
-func TestVerifyAttacks(t *testing.T) {
-	r := newTestRing(t)
-	s := r.build(t)
+// attackTarget is the jwstest view of the test ring: its current keys are
+// trusted, two keys outside it are the attacker's.
+func attackTarget(t testing.TB, r testRing) jwstest.Target {
 	key := func(rec Record) *jwstest.Key {
-		return &jwstest.Key{KID: rec.KID, Alg: string(rec.Alg), Signer: privOf(t, r.keks, rec)}
+		pub, _, err := parsePublicJWK(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, err := openPrivate(rec, r.keks, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &jwstest.Key{KID: rec.KID, Alg: string(rec.Alg), Signer: priv}
 	}
-	cat := jwstest.Attacks(t, jwstest.Target{
+	return jwstest.Target{
 		RS256:         key(r.rsCur),
 		EdDSA:         key(r.edCur),
 		AttackerRS256: key(testKey(t, RS256, 2)),
@@ -460,7 +464,17 @@ func TestVerifyAttacks(t *testing.T) {
 				"jti": base64.RawURLEncoding.EncodeToString(jti[:]),
 			}
 		},
-	})
+	}
+}
+
+// TestVerifyAttacks runs the attack catalogue that every verifier in Rotor
+// shares (internal/jwstest). Snapshot.Verify leaves the claims' values to
+// its caller, so a token whose JWS is sound and only a claim is wrong must
+// verify; every other token must fail for the catalogue's reason.
+func TestVerifyAttacks(t *testing.T) {
+	r := newTestRing(t)
+	s := r.build(t)
+	cat := jwstest.Attacks(t, attackTarget(t, r))
 	for _, tc := range cat.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			payload, kid, err := s.Verify(tc.Token, r.now)
@@ -481,4 +495,41 @@ func TestVerifyAttacks(t *testing.T) {
 	if n := cat.CanaryHits(); n != 0 {
 		t.Errorf("canary server received %d requests; jku/x5u must never be fetched", n)
 	}
+}
+
+// FuzzVerify feeds arbitrary tokens to Snapshot.Verify, seeded with the
+// attack catalogue: it must never panic, and must accept only tokens signed
+// by a published key.
+func FuzzVerify(f *testing.F) {
+	r := newTestRing(f)
+	s, err := NewSnapshot(r.records, r.keks, r.opt)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tg := attackTarget(f, r)
+	signed := map[string]bool{
+		jwstest.Sign(tg.RS256, map[string]any{"alg": "RS256", "kid": tg.RS256.KID, "typ": "at+jwt"}, tg.Claims()): true,
+		jwstest.Sign(tg.EdDSA, map[string]any{"alg": "EdDSA", "kid": tg.EdDSA.KID, "typ": "at+jwt"}, tg.Claims()): true,
+	}
+	for tok := range signed {
+		f.Add(tok)
+	}
+	for _, c := range jwstest.Attacks(f, tg).Cases {
+		f.Add(c.Token)
+		if c.Want == nil {
+			signed[c.Token] = true // sound JWS, a claim the caller checks
+		}
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		payload, kid, err := s.Verify(token, r.now)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidToken) || payload != nil {
+				t.Fatalf("Verify = %q, %v", payload, err)
+			}
+			return
+		}
+		if !signed[token] || (kid != tg.RS256.KID && kid != tg.EdDSA.KID) {
+			t.Fatalf("accepted a token no published key signed: %q", token)
+		}
+	})
 }

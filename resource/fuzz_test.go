@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rotor-idp/rotor/internal/jwstest"
 	"github.com/rotor-idp/rotor/resource/resourcetest"
 )
 
@@ -39,6 +40,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add("a.b.c.d.e")
 	f.Add(`{"payload":"x","signatures":[]}`)
 	f.Add("")
+	// The attack catalogue, as seeds: the tokens that fail only a claim
+	// check are signed by the issuer, but no other verifies either.
+	atk := newAttacker(iss)
+	for _, c := range jwstest.Attacks(f, jwstest.Target{
+		RS256: jwsKey(rs), EdDSA: jwsKey(iss.Current(resourcetest.EdDSA)),
+		AttackerRS256: jwsKey(atk.rsa), AttackerEdDSA: jwsKey(atk.ed),
+		Claims: func() map[string]any { return iss.DefaultClaims().Map() },
+	}).Cases {
+		f.Add(c.Token)
+	}
 	// The only tokens the issuer signed. Canonical base64url, a strict
 	// parser and non-malleable signatures (Go checks s < n for RSA and
 	// S < L for Ed25519) mean no other string can verify.

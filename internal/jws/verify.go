@@ -65,8 +65,11 @@ func Verify(token string, algs []string, find func(kid string) (*Key, error)) (T
 		return Token{}, err
 	}
 	key, err := find(h.Kid)
-	if err != nil {
+	switch {
+	case err != nil:
 		return Token{}, err
+	case key == nil:
+		return Token{}, ErrUnknownKID
 	}
 	if key.alg != h.Alg {
 		return Token{}, ErrKeyMismatch
