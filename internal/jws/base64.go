@@ -1,5 +1,7 @@
 package jws
 
+import "encoding/binary"
+
 // b64Table maps the base64url alphabet (RFC 4648 §5) to its six-bit values;
 // every other byte maps to 0xFF, which has the top bits that no value has.
 var b64Table = func() (t [256]byte) {
@@ -37,8 +39,23 @@ func Decode(dst []byte, src string) (int, bool) {
 	}
 	dst = dst[:n]
 	di := 0
-	// Four characters make three bytes; a value of 0xFF in any of them sets
+	// Eight characters make six bytes; a value of 0xFF in any of them sets
 	// the top bits of the OR and fails the block.
+	for len(src) >= 8 && len(dst)-di >= 8 {
+		var v uint64
+		var or byte
+		for j := range 8 {
+			c := b64Table[src[j]]
+			or |= c
+			v = v<<6 | uint64(c)
+		}
+		if or&0xC0 != 0 {
+			return 0, false
+		}
+		binary.BigEndian.PutUint64(dst[di:], v<<16) // writes two bytes of slack, overwritten next
+		di += 6
+		src = src[8:]
+	}
 	for len(src) >= 4 {
 		a, b, c, d := b64Table[src[0]], b64Table[src[1]], b64Table[src[2]], b64Table[src[3]]
 		if (a|b|c|d)&0xC0 != 0 {

@@ -58,10 +58,13 @@ func headerString(lit []byte) (string, bool) {
 		return "", false
 	}
 	body := lit[1 : len(lit)-1]
-	for _, known := range [...]string{"RS256", "EdDSA", "at+jwt"} {
-		if string(body) == known {
-			return known, true
-		}
+	switch string(body) {
+	case RS256:
+		return RS256, true
+	case EdDSA:
+		return EdDSA, true
+	case "at+jwt":
+		return "at+jwt", true
 	}
 	for _, c := range body {
 		if c == '\\' {

@@ -201,6 +201,13 @@ func scanContainer(b []byte, i, depth int) (int, bool) {
 // and whether the string holds an escape.
 func scanString(b []byte, i int) (end int, escaped, ok bool) {
 	for i++; i < len(b); {
+		// Most bytes are plain ASCII that needs nothing: skip them first.
+		for i < len(b) && plainString[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -235,6 +242,15 @@ func scanString(b []byte, i int) (end int, escaped, ok bool) {
 	}
 	return i, escaped, false
 }
+
+// plainString marks the bytes that stand for themselves inside a JSON
+// string: ASCII, not a control character, not '"' or '\\'.
+var plainString = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
