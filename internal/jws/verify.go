@@ -84,7 +84,11 @@ func Verify(token string, algs []string, find func(kid string) (*Key, error)) (T
 	}
 	// Only now is the payload decoded: nothing an attacker sends unsigned
 	// costs more than the header.
-	payload := make([]byte, DecodedLen(len(p.Payload)))
+	n = DecodedLen(len(p.Payload))
+	if n < 0 {
+		return Token{}, ErrClaims // a length no encoding has
+	}
+	payload := make([]byte, n)
 	if _, ok := Decode(payload, p.Payload); !ok {
 		return Token{}, ErrClaims
 	}

@@ -46,8 +46,15 @@ func keys(t testing.TB) (rs *rsa.PrivateKey, ed ed25519.PrivateKey, rsKey, edKey
 
 func sign(t testing.TB, priv crypto.Signer, header, payload string) string {
 	t.Helper()
+	return signInput(t, priv, header, base64.RawURLEncoding.EncodeToString([]byte(payload)))
+}
+
+// signInput signs header and a payload segment given as is, so that the
+// segment can be one no encoder would write.
+func signInput(t testing.TB, priv crypto.Signer, header, payloadSegment string) string {
+	t.Helper()
 	enc := base64.RawURLEncoding.EncodeToString
-	input := enc([]byte(header)) + "." + enc([]byte(payload))
+	input := enc([]byte(header)) + "." + payloadSegment
 	var sig []byte
 	switch p := priv.(type) {
 	case *rsa.PrivateKey:
@@ -98,6 +105,8 @@ func TestVerify(t *testing.T) {
 		{"signature by the other key", sign(t, ed, `{"alg":"EdDSA","kid":"r","typ":"at+jwt"}`, testClaims), nil,
 			func(string) (*Key, error) { k, _ := NewKey(EdDSA, mustEd(t).Public()); return k, nil }, ErrSignature},
 		{"claims strict", sign(t, rs, `{"alg":"RS256","kid":"r","typ":"at+jwt"}`, `{"iss":"a","iss":"b"}`), nil, find, ErrClaims},
+		{"signed payload of impossible length", signInput(t, ed, `{"alg":"EdDSA","kid":"e","typ":"at+jwt"}`, "e30AA"), nil, find, ErrClaims},
+		{"signed payload with trailing bits", signInput(t, ed, `{"alg":"EdDSA","kid":"e","typ":"at+jwt"}`, "e31"), nil, find, ErrClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

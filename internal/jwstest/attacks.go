@@ -314,6 +314,9 @@ func (b builder) claimsCases() []Case {
 		{Name: "claims invalid UTF-8", Token: b.rawClaims(func(_ map[string]any, text []byte) []byte {
 			return prepend(text, `"note":"`+"\xff"+`"`)
 		}), Want: jws.ErrClaims, Before: "both accepted it, reading U+FFFD"},
+		{Name: "signed payload segment of impossible length", Token: SignSegments(rs, b64(h), "e30AA"), Want: jws.ErrClaims,
+			Before: "resource panicked (makeslice with length -1); keys rejected it"},
+		{Name: "signed payload segment with trailing bits", Token: SignSegments(rs, b64(h), "e31"), Want: jws.ErrClaims},
 		{Name: "claims trailing text", Token: b.rawClaims(func(_ map[string]any, text []byte) []byte {
 			return append(bytes.Clone(text), " {}"...)
 		}), Want: jws.ErrClaims, Before: "keys accepted it: it did not decode the claims"},
