@@ -203,13 +203,6 @@ func TestAttacks(t *testing.T) {
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // TestHostileInputBounded checks that rejecting oversized or junk tokens
 // costs no allocation before the size cap and a bounded amount after it.
 func TestHostileInputBounded(t *testing.T) {

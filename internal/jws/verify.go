@@ -42,26 +42,8 @@ type Token struct {
 //
 // find is called at most once, and not after Verify returns.
 func Verify(token string, algs []string, find func(kid string) (*Key, error)) (Token, error) {
-	if len(token) > MaxTokenSize {
-		return Token{}, ErrTooLarge
-	}
-	p, err := Split(token)
+	p, h, err := splitHeader(token, algs)
 	if err != nil {
-		return Token{}, err
-	}
-	if len(p.Header) > EncodedLen(MaxHeaderSize) {
-		return Token{}, ErrHeaderTooLarge
-	}
-	var hbuf [MaxHeaderSize]byte
-	n, ok := Decode(hbuf[:], p.Header)
-	if !ok {
-		return Token{}, ErrHeader
-	}
-	h, err := ParseHeader(hbuf[:n])
-	if err != nil {
-		return Token{}, err
-	}
-	if err := checkHeader(h, algs); err != nil {
 		return Token{}, err
 	}
 	key, err := find(h.Kid)
@@ -70,33 +52,63 @@ func Verify(token string, algs []string, find func(kid string) (*Key, error)) (T
 		return Token{}, err
 	case key == nil:
 		return Token{}, ErrUnknownKID
-	}
-	if key.alg != h.Alg {
+	case key.alg != h.Alg:
 		return Token{}, ErrKeyMismatch
-	}
-	if len(p.Signature) != key.sigB64 {
+	case len(p.Signature) != key.sigB64:
 		return Token{}, ErrSignature
 	}
 	var sbuf [MaxRSABits / 8]byte
-	n, ok = Decode(sbuf[:], p.Signature)
+	n, ok := Decode(sbuf[:], p.Signature)
 	if !ok || !key.verify(p.SigningInput, sbuf[:n]) {
 		return Token{}, ErrSignature
 	}
 	// Only now is the payload decoded: nothing an attacker sends unsigned
 	// costs more than the header.
-	n = DecodedLen(len(p.Payload))
-	if n < 0 {
-		return Token{}, ErrClaims // a length no encoding has
-	}
-	payload := make([]byte, n)
-	if _, ok := Decode(payload, p.Payload); !ok {
-		return Token{}, ErrClaims
-	}
-	c, err := parseClaims(payload)
+	payload, c, err := decodeClaims(p.Payload)
 	if err != nil {
 		return Token{}, err
 	}
 	return Token{Header: h, Key: key, Claims: c, Payload: payload}, nil
+}
+
+// splitHeader splits token and decodes and checks its header: every rule
+// that needs no key.
+func splitHeader(token string, algs []string) (Parts, Header, error) {
+	if len(token) > MaxTokenSize {
+		return Parts{}, Header{}, ErrTooLarge
+	}
+	p, err := Split(token)
+	if err != nil {
+		return Parts{}, Header{}, err
+	}
+	if len(p.Header) > EncodedLen(MaxHeaderSize) {
+		return Parts{}, Header{}, ErrHeaderTooLarge
+	}
+	var hbuf [MaxHeaderSize]byte
+	n, ok := Decode(hbuf[:], p.Header)
+	if !ok {
+		return Parts{}, Header{}, ErrHeader
+	}
+	h, err := ParseHeader(hbuf[:n])
+	if err == nil {
+		err = checkHeader(h, algs)
+	}
+	return p, h, err
+}
+
+// decodeClaims decodes the payload segment into a buffer of its own and the
+// claims from it.
+func decodeClaims(segment string) ([]byte, Claims, error) {
+	n := DecodedLen(len(segment))
+	if n < 0 {
+		return nil, Claims{}, ErrClaims // a length no encoding has
+	}
+	payload := make([]byte, n)
+	if _, ok := Decode(payload, segment); !ok {
+		return nil, Claims{}, ErrClaims
+	}
+	c, err := parseClaims(payload)
+	return payload, c, err
 }
 
 // checkHeader applies the header rules that need no key.
