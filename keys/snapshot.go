@@ -4,179 +4,20 @@ import (
 	"bytes"
 	"cmp"
 	"crypto"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
-	"unsafe"
+
+	"github.com/rotor-idp/rotor/internal/jws"
 )
-
-// b64 is the base64url encoding without padding that JWS uses throughout
-// (RFC 7515 §2, "Base64url Encoding"). Strict decoding refuses non-canonical
-// trailing bits, so one token has exactly one encoding.
-var b64 = base64.RawURLEncoding.Strict()
-
-// tokenType is the JWS "typ" of Rotor's access tokens (RFC 9068 §2.1). RFC
-// 7515 §4.1.9 lets the "application/" prefix be omitted, and Rotor does.
-const tokenType = "at+jwt"
-
-// maxTokenLen bounds what Verify will look at; Rotor's tokens are well under
-// 2 KiB.
-const maxTokenLen = 64 << 10
 
 // ErrInvalidToken is wrapped by every error from Snapshot.Verify.
 var ErrInvalidToken = errors.New("keys: invalid token")
-
-// SigningKey is the current private key of a lane, ready to sign. It is
-// immutable and safe for concurrent use. It never reveals the private key:
-// String, GoString, Format, MarshalJSON and LogValue show the kid and alg
-// only, and the key itself sits behind a pointer so that printing a struct
-// that holds a SigningKey by value shows an address, not key bytes.
-type SigningKey struct {
-	KID string
-	Alg Alg
-
-	priv    *privateKey
-	pub     crypto.PublicKey
-	prefix  []byte // base64url(header) + "."
-	sigSize int
-}
-
-// privateKey holds exactly one of the two; a struct rather than an interface
-// so that signing dispatches without a type switch on crypto.Signer. Both
-// are pointers, two hops from SigningKey: fmt follows one pointer when it
-// prints a field with a verb it cannot apply to pointers (%s of a struct
-// holding one), never two, so no printing path reaches the key bytes.
-type privateKey struct {
-	ed  *ed25519.PrivateKey
-	rsa *rsa.PrivateKey
-}
-
-// header is the protected header of every token, in the member order Rotor
-// writes (RFC 7515 §4.1: alg, kid; RFC 9068 §2.1: typ).
-type header struct {
-	Alg Alg    `json:"alg"`
-	Kid string `json:"kid"`
-	Typ string `json:"typ"`
-}
-
-func newSigningKey(kid string, alg Alg, s crypto.Signer) (*SigningKey, error) {
-	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: tokenType})
-	if err != nil {
-		return nil, err
-	}
-	k := &SigningKey{KID: kid, Alg: alg, priv: &privateKey{}, pub: s.Public()}
-	switch p := s.(type) {
-	case ed25519.PrivateKey:
-		k.priv.ed, k.sigSize = &p, ed25519.SignatureSize
-	case *rsa.PrivateKey:
-		k.priv.rsa, k.sigSize = p, p.Size()
-	default:
-		return nil, fmt.Errorf("keys: cannot sign with %T", s)
-	}
-	k.prefix = append(base64.RawURLEncoding.AppendEncode(nil, h), '.')
-	return k, nil
-}
-
-// Sign returns the compact serialization (RFC 7515 §7.1) of a JWS over
-// payload with the header {"alg":…,"kid":…,"typ":"at+jwt"}. payload is the
-// JWT claims set, already JSON-encoded.
-func (k *SigningKey) Sign(payload []byte) (string, error) {
-	b, err := k.AppendSign(nil, payload)
-	if err != nil {
-		return "", err
-	}
-	// b is ours alone and never written again, so it can back the string
-	// without a copy (as strings.Builder does).
-	return unsafe.String(unsafe.SliceData(b), len(b)), nil
-}
-
-// AppendSign appends the compact JWS of payload to dst and returns the
-// extended buffer; with a reused dst it signs without allocating beyond what
-// the signature primitive itself needs.
-func (k *SigningKey) AppendSign(dst, payload []byte) ([]byte, error) {
-	enc := base64.RawURLEncoding
-	dst = slices.Grow(dst, len(k.prefix)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(k.sigSize))
-	start := len(dst)
-	dst = append(dst, k.prefix...)
-	dst = enc.AppendEncode(dst, payload)
-	input := dst[start:] // the JWS Signing Input, RFC 7515 §5.1 step 5
-	var sig []byte
-	if k.priv.ed != nil {
-		// RFC 8037 §3.1: Ed25519 signs the JWS Signing Input itself.
-		sig = ed25519.Sign(*k.priv.ed, input)
-	} else {
-		// RFC 7518 §3.3: RSASSA-PKCS1-v1_5 over SHA-256 of the input. The
-		// scheme is deterministic and crypto/rsa ignores the random
-		// source, so nil it is.
-		digest := sha256.Sum256(input)
-		var err error
-		sig, err = rsa.SignPKCS1v15(nil, k.priv.rsa, crypto.SHA256, digest[:])
-		if err != nil {
-			return dst[:start], fmt.Errorf("keys: signing with %s: %w", k.KID, err)
-		}
-	}
-	dst = append(dst, '.')
-	return enc.AppendEncode(dst, sig), nil
-}
-
-// Public is the public key of the signing key.
-func (k *SigningKey) Public() crypto.PublicKey { return k.pub }
-
-func (k *SigningKey) redacted() string {
-	if k == nil {
-		return "SigningKey(nil)"
-	}
-	return "SigningKey(" + string(k.Alg) + " " + k.KID + "; private key redacted)"
-}
-
-// String shows the kid and alg only.
-func (k *SigningKey) String() string { return k.redacted() }
-
-// GoString shows the kid and alg only.
-func (k *SigningKey) GoString() string { return k.redacted() }
-
-// Format shows the kid and alg only, whatever the verb.
-func (k *SigningKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.redacted())) }
-
-// MarshalJSON shows the kid and alg only.
-func (k *SigningKey) MarshalJSON() ([]byte, error) {
-	if k == nil {
-		return []byte("null"), nil
-	}
-	return json.Marshal(struct {
-		KID string `json:"kid"`
-		Alg Alg    `json:"alg"`
-	}{k.KID, k.Alg})
-}
-
-// LogValue shows the kid and alg only.
-func (k *SigningKey) LogValue() slog.Value {
-	if k == nil {
-		return slog.StringValue("SigningKey(nil)")
-	}
-	return slog.GroupValue(slog.String("kid", k.KID), slog.String("alg", string(k.Alg)))
-}
-
-// Format hides private key material even if a privateKey is reached some
-// other way than through its SigningKey.
-func (p *privateKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[private key redacted]")) }
-
-var (
-	_ fmt.Formatter  = (*SigningKey)(nil)
-	_ fmt.Stringer   = (*SigningKey)(nil)
-	_ fmt.GoStringer = (*SigningKey)(nil)
-	_ json.Marshaler = (*SigningKey)(nil)
-	_ slog.LogValuer = (*SigningKey)(nil)
-)
 
 // Snapshot is an immutable view of the key ring: the signing key of each lane,
 // every published key, and the JWKS bytes. A Manager swaps whole snapshots
@@ -203,8 +44,11 @@ type publishedKey struct {
 	retired time.Time
 	expires time.Time // zero unless retired: when it stops verifying
 	pub     crypto.PublicKey
-	jwk     []byte // canonical public JWK
-	stored  []byte // PublicJWK as stored, to reuse the parse
+	// verifier checks its signatures; nil only for a key outside the
+	// sizes jws.NewKey accepts, which Rotor does not make.
+	verifier *jws.Key
+	jwk      []byte // canonical public JWK
+	stored   []byte // PublicJWK as stored, to reuse the parse
 }
 
 var emptyJWKS = []byte(`{"keys":[]}`)
@@ -282,13 +126,14 @@ func buildSnapshot(records []Record, keks *KEKSet, opt SnapshotOptions, prev *Sn
 			pk.expires = r.RetiredAt.Add(opt.RetireAfter)
 		}
 		if old := prev.published(r.KID); old != nil && old.alg == r.Alg && bytes.Equal(old.stored, r.PublicJWK) {
-			pk.pub, pk.jwk = old.pub, old.jwk
+			pk.pub, pk.jwk, pk.verifier = old.pub, old.jwk, old.verifier
 		} else {
 			pub, canon, err := parsePublicJWK(r)
 			if err != nil {
 				return nil, err
 			}
 			pk.pub, pk.jwk = pub, canon
+			pk.verifier, _ = jws.NewKey(string(r.Alg), pub)
 		}
 		s.keys[r.KID] = pk
 		s.order = append(s.order, pk)
@@ -463,88 +308,36 @@ func (s *Snapshot) KIDs() []string {
 	return out
 }
 
-// Verify checks a compact JWS access token against the published keys and
-// returns its payload and kid: the header must carry typ at+jwt (RFC 9068
-// §4), a kid naming a published key (revoked keys are not published), an alg
-// equal to that key's lane (RFC 8725 §3.1: the key decides the algorithm, not
-// the token), and no "crit" (RFC 7515 §4.1.11: Rotor understands no
-// extensions). A retired key whose retention has passed by now no longer
-// verifies. Claims are not checked; that is the caller's job.
+// Verify checks a compact JWS access token against the published keys with
+// the rules every verifier in Rotor shares (jws.Verify): strict compact
+// serialization, header and claims decoding; no crit; typ at+jwt; a kid
+// naming a published key (revoked keys are not published) whose lane is the
+// header's alg (RFC 8725 §3.1: the key decides the algorithm, not the
+// token); the signature. A retired key whose retention has passed by now no
+// longer verifies. It returns the decoded claims set and the kid; the
+// claims' values are the caller's to check. Errors wrap ErrInvalidToken and
+// the jws reason, and name no value from the token.
 func (s *Snapshot) Verify(token string, now time.Time) (payload []byte, kid string, err error) {
-	if len(token) > maxTokenLen {
-		return nil, "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
+	var key *publishedKey
+	t, err := jws.Verify(token, nil, func(kid string) (*jws.Key, error) {
+		key = s.keys[kid]
+		switch {
+		case key == nil:
+			return nil, jws.ErrUnknownKID
+		case !key.expires.IsZero() && !now.Before(key.expires):
+			return nil, fmt.Errorf("key %s was retired and its tokens have expired", key.kid)
+		case key.verifier == nil:
+			return nil, fmt.Errorf("key %s cannot verify tokens", key.kid)
+		}
+		return key.verifier, nil
+	})
+	if key != nil {
+		kid = key.kid
 	}
-	h, rest, ok1 := strings.Cut(token, ".")
-	p, sig, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(sig, ".") {
-		return nil, "", fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
-	}
-	hb, err := b64.DecodeString(h)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: header is not base64url", ErrInvalidToken)
+		return nil, kid, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	// A map with exact lookups: encoding/json matches struct fields without
-	// regard to case, which would let "ALG" stand in for "alg".
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, "", fmt.Errorf("%w: header is not a JSON object", ErrInvalidToken)
-	}
-	if _, ok := hdr["crit"]; ok {
-		return nil, "", fmt.Errorf("%w: crit header not supported", ErrInvalidToken)
-	}
-	alg, kid, typ := headerString(hdr, "alg"), headerString(hdr, "kid"), headerString(hdr, "typ")
-	if t := strings.ToLower(typ); t != tokenType && t != "application/"+tokenType {
-		return nil, "", fmt.Errorf("%w: typ %s, want %s", ErrInvalidToken, quoteShort(typ), tokenType)
-	}
-	key := s.keys[kid]
-	if kid == "" || key == nil {
-		return nil, "", fmt.Errorf("%w: kid %s is not published", ErrInvalidToken, quoteShort(kid))
-	}
-	if Alg(alg) != key.alg {
-		return nil, "", fmt.Errorf("%w: alg %s does not match key %s (%s)", ErrInvalidToken, quoteShort(alg), kid, key.alg)
-	}
-	if !key.expires.IsZero() && !now.Before(key.expires) {
-		return nil, kid, fmt.Errorf("%w: key %s was retired and its tokens have expired", ErrInvalidToken, kid)
-	}
-	sb, err := b64.DecodeString(sig)
-	if err != nil {
-		return nil, kid, fmt.Errorf("%w: signature is not base64url", ErrInvalidToken)
-	}
-	input := token[:len(h)+1+len(p)]
-	switch pub := key.pub.(type) {
-	case ed25519.PublicKey:
-		ok1 = ed25519.Verify(pub, []byte(input), sb)
-	case *rsa.PublicKey:
-		digest := sha256.Sum256([]byte(input))
-		ok1 = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sb) == nil
-	default:
-		ok1 = false
-	}
-	if !ok1 {
-		return nil, kid, fmt.Errorf("%w: bad signature", ErrInvalidToken)
-	}
-	payload, err = b64.DecodeString(p)
-	if err != nil {
-		return nil, kid, fmt.Errorf("%w: payload is not base64url", ErrInvalidToken)
-	}
-	return payload, kid, nil
-}
-
-func headerString(h map[string]json.RawMessage, name string) string {
-	var s string
-	if raw, ok := h[name]; ok {
-		_ = json.Unmarshal(raw, &s) // a non-string leaves "" and fails the checks
-	}
-	return s
-}
-
-// quoteShort quotes attacker-supplied header values for an error message,
-// cut short so a huge header cannot blow up a log line.
-func quoteShort(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return fmt.Sprintf("%q", s)
+	return t.Payload, kid, nil
 }
 
 func (s *Snapshot) redacted() string {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
+	crand "crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,9 +19,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/rotor-idp/rotor/internal/jws"
+	"github.com/rotor-idp/rotor/internal/jwstest"
 )
 
 // testRing is a ring with every state in both lanes, as of now = t0+30d.
@@ -33,7 +34,7 @@ type testRing struct {
 	keks                                   *KEKSet
 }
 
-func newTestRing(t *testing.T) testRing {
+func newTestRing(t testing.TB) testRing {
 	t.Helper()
 	now := t0.Add(30 * 24 * time.Hour)
 	r := testRing{now: now, keks: mustKEKs(t, testKEK1)}
@@ -296,88 +297,6 @@ func TestSnapshotReuse(t *testing.T) {
 	}
 }
 
-func decodeSeg(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func TestSign(t *testing.T) {
-	r := newTestRing(t)
-	s := r.build(t)
-	payload := []byte(`{"iss":"https://rotor.example","sub":"u1","exp":1893456000}`)
-	for _, tt := range []struct {
-		alg   Alg
-		jwa   jwa.SignatureAlgorithm
-		check func(pub crypto.PublicKey, input, sig []byte) bool
-	}{
-		{EdDSA, jwa.EdDSA(), func(pub crypto.PublicKey, input, sig []byte) bool {
-			return ed25519.Verify(pub.(ed25519.PublicKey), input, sig)
-		}},
-		{RS256, jwa.RS256(), func(pub crypto.PublicKey, input, sig []byte) bool {
-			d := sha256.Sum256(input)
-			return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA256, d[:], sig) == nil
-		}},
-	} {
-		t.Run(string(tt.alg), func(t *testing.T) {
-			k, _ := s.Signer(tt.alg)
-			tok, err := k.Sign(payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.Split(tok, ".")
-			if len(parts) != 3 {
-				t.Fatalf("token has %d parts", len(parts))
-			}
-			wantHeader := `{"alg":"` + string(tt.alg) + `","kid":"` + k.KID + `","typ":"at+jwt"}`
-			if diff := cmp.Diff(wantHeader, string(decodeSeg(t, parts[0]))); diff != "" {
-				t.Errorf("header (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(string(payload), string(decodeSeg(t, parts[1]))); diff != "" {
-				t.Errorf("payload (-want +got):\n%s", diff)
-			}
-			if strings.ContainsAny(tok, "=+/") {
-				t.Error("token is not unpadded base64url")
-			}
-
-			// jwx, as a resource server would use it.
-			got, err := jws.Verify([]byte(tok), jws.WithKey(tt.jwa, k.Public()))
-			if err != nil {
-				t.Fatalf("jws.Verify: %v", err)
-			}
-			if !bytes.Equal(got, payload) {
-				t.Error("jws.Verify returned another payload")
-			}
-			// The primitive itself.
-			if !tt.check(k.Public(), []byte(parts[0]+"."+parts[1]), decodeSeg(t, parts[2])) {
-				t.Error("signature does not verify with crypto directly")
-			}
-			// Snapshot.Verify.
-			gotPayload, kid, err := s.Verify(tok, r.now)
-			if err != nil || kid != k.KID || !bytes.Equal(gotPayload, payload) {
-				t.Errorf("Verify = %s, %s, %v", gotPayload, kid, err)
-			}
-
-			// Both schemes are deterministic, so AppendSign must give the
-			// same token after whatever dst held.
-			buf, err := k.AppendSign([]byte("prefix:"), payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(buf) != "prefix:"+tok {
-				t.Errorf("AppendSign = %s", buf)
-			}
-			reused, err := k.AppendSign(buf[:0], payload)
-			if err != nil || string(reused) != tok {
-				t.Errorf("AppendSign into a reused buffer = %s, %v", reused, err)
-			}
-		})
-	}
-}
-
 // forge signs an arbitrary header and payload with priv, the way an attacker
 // or a buggy issuer would.
 func forge(t *testing.T, priv crypto.Signer, header, payload string) string {
@@ -439,12 +358,14 @@ func TestVerify(t *testing.T) {
 		return string(b)
 	}
 
+	// want is a jws reason, or nil for a keys-only reason given in msg.
 	tests := []struct {
 		name    string
 		token   string
 		now     time.Time
 		wantKID string
-		wantErr string // "" for success
+		want    error
+		msg     string // "" and want nil for success
 	}{
 		{name: "EdDSA current", token: good, wantKID: r.edCur.KID},
 		{name: "RS256 current", token: forge(t, rs, hdr(RS256, r.rsCur.KID, "at+jwt"), payload), wantKID: r.rsCur.KID},
@@ -452,31 +373,33 @@ func TestVerify(t *testing.T) {
 		{name: "retired key within its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), wantKID: r.edRet.KID},
 		{name: "typ with application/ prefix, any case", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "Application/AT+JWT"), payload), wantKID: r.edCur.KID},
 
-		{name: "retired key past its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), now: r.edRet.RetiredAt.Add(2 * time.Hour), wantErr: "was retired"},
-		{name: "expired retired key is not published", token: forge(t, privOf(t, r.keks, r.edExpired), hdr(EdDSA, r.edExpired.KID, "at+jwt"), payload), wantErr: "is not published"},
-		{name: "revoked key", token: forge(t, privOf(t, r.keks, r.edRev), hdr(EdDSA, r.edRev.KID, "at+jwt"), payload), wantErr: "is not published"},
-		{name: "typ JWT", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "JWT"), payload), wantErr: `typ "JWT"`},
-		{name: "no typ", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`"}`, payload), wantErr: `typ ""`},
-		{name: "no kid", token: forge(t, ed, `{"alg":"EdDSA","typ":"at+jwt"}`, payload), wantErr: `kid "" is not published`},
-		{name: "unknown kid", token: forge(t, ed, hdr(EdDSA, "nope", "at+jwt"), payload), wantErr: `kid "nope" is not published`},
-		{name: "alg of the other lane", token: forge(t, ed, hdr(RS256, r.edCur.KID, "at+jwt"), payload), wantErr: `alg "RS256" does not match`},
-		{name: "RS256 kid with EdDSA alg", token: forge(t, ed, hdr(EdDSA, r.rsCur.KID, "at+jwt"), payload), wantErr: `alg "EdDSA" does not match`},
-		{name: "alg none", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + ".", wantErr: `alg "none"`},
-		{name: "HS256 keyed with the public JWK", token: hmacToken, wantErr: `alg "HS256"`},
-		{name: "header member names are case-sensitive", token: forge(t, ed, `{"ALG":"EdDSA","KID":"`+r.edCur.KID+`","TYP":"at+jwt"}`, payload), wantErr: `typ ""`},
-		{name: "crit", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`","typ":"at+jwt","crit":["exp"],"exp":1}`, payload), wantErr: "crit"},
-		{name: "key signed by another key of the lane", token: forge(t, privOf(t, r.keks, r.edNext), hdr(EdDSA, r.edCur.KID, "at+jwt"), payload), wantErr: "bad signature"},
-		{name: "header bit flip", token: flipChar(p1, 5) + "." + p2 + "." + p3, wantErr: "invalid token"},
-		{name: "payload bit flip", token: p1 + "." + flipChar(p2, 3) + "." + p3, wantErr: "bad signature"},
-		{name: "signature bit flip", token: p1 + "." + p2 + "." + flipChar(p3, 10), wantErr: "bad signature"},
-		{name: "truncated signature", token: p1 + "." + p2 + "." + p3[:len(p3)-2], wantErr: "bad signature"},
-		{name: "padded signature", token: good + "==", wantErr: "signature is not base64url"},
-		{name: "two parts", token: p1 + "." + p2, wantErr: "not a compact JWS"},
-		{name: "four parts", token: good + ".x", wantErr: "not a compact JWS"},
-		{name: "JSON serialization", token: `{"payload":"` + p2 + `","protected":"` + p1 + `","signature":"` + p3 + `"}`, wantErr: "not a compact JWS"},
-		{name: "header not JSON", token: base64.RawURLEncoding.EncodeToString([]byte("[]")) + "." + p2 + "." + p3, wantErr: "header is not a JSON object"},
-		{name: "too long", token: good + strings.Repeat("A", maxTokenLen), wantErr: "longer than"},
-		{name: "empty", token: "", wantErr: "not a compact JWS"},
+		{name: "retired key past its window", token: forge(t, privOf(t, r.keks, r.edRet), hdr(EdDSA, r.edRet.KID, "at+jwt"), payload), now: r.edRet.RetiredAt.Add(2 * time.Hour),
+			msg: "key " + r.edRet.KID + " was retired and its tokens have expired", wantKID: r.edRet.KID},
+		{name: "expired retired key is not published", token: forge(t, privOf(t, r.keks, r.edExpired), hdr(EdDSA, r.edExpired.KID, "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "revoked key", token: forge(t, privOf(t, r.keks, r.edRev), hdr(EdDSA, r.edRev.KID, "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "typ JWT", token: forge(t, ed, hdr(EdDSA, r.edCur.KID, "JWT"), payload), want: jws.ErrTyp},
+		{name: "no typ", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`"}`, payload), want: jws.ErrTyp},
+		{name: "no kid", token: forge(t, ed, `{"alg":"EdDSA","typ":"at+jwt"}`, payload), want: jws.ErrNoKID},
+		{name: "unknown kid", token: forge(t, ed, hdr(EdDSA, "nope", "at+jwt"), payload), want: jws.ErrUnknownKID},
+		{name: "alg of the other lane", token: forge(t, ed, hdr(RS256, r.edCur.KID, "at+jwt"), payload), want: jws.ErrKeyMismatch, wantKID: r.edCur.KID},
+		{name: "RS256 kid with EdDSA alg", token: forge(t, ed, hdr(EdDSA, r.rsCur.KID, "at+jwt"), payload), want: jws.ErrKeyMismatch, wantKID: r.rsCur.KID},
+		{name: "alg none", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + ".", want: jws.ErrMalformed},
+		{name: "alg none with a signature", token: base64.RawURLEncoding.EncodeToString([]byte(hdr("none", r.edCur.KID, "at+jwt"))) + "." + p2 + "." + p3, want: jws.ErrAlg},
+		{name: "HS256 keyed with the public JWK", token: hmacToken, want: jws.ErrAlg},
+		{name: "header member names are case-sensitive", token: forge(t, ed, `{"ALG":"EdDSA","KID":"`+r.edCur.KID+`","TYP":"at+jwt"}`, payload), want: jws.ErrAlg},
+		{name: "crit", token: forge(t, ed, `{"alg":"EdDSA","kid":"`+r.edCur.KID+`","typ":"at+jwt","crit":["exp"],"exp":1}`, payload), want: jws.ErrCrit},
+		{name: "key signed by another key of the lane", token: forge(t, privOf(t, r.keks, r.edNext), hdr(EdDSA, r.edCur.KID, "at+jwt"), payload), want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "header bit flip", token: flipChar(p1, 5) + "." + p2 + "." + p3, want: jws.ErrHeader},
+		{name: "payload bit flip", token: p1 + "." + flipChar(p2, 3) + "." + p3, want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "signature bit flip", token: p1 + "." + p2 + "." + flipChar(p3, 10), want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "truncated signature", token: p1 + "." + p2 + "." + p3[:len(p3)-2], want: jws.ErrSignature, wantKID: r.edCur.KID},
+		{name: "padded signature", token: good + "==", want: jws.ErrMalformed},
+		{name: "two parts", token: p1 + "." + p2, want: jws.ErrMalformed},
+		{name: "four parts", token: good + ".x", want: jws.ErrMalformed},
+		{name: "JSON serialization", token: `{"payload":"` + p2 + `","protected":"` + p1 + `","signature":"` + p3 + `"}`, want: jws.ErrMalformed},
+		{name: "header not JSON", token: base64.RawURLEncoding.EncodeToString([]byte("[]")) + "." + p2 + "." + p3, want: jws.ErrHeader},
+		{name: "too long", token: good + strings.Repeat("A", jws.MaxTokenSize), want: jws.ErrTooLarge},
+		{name: "empty", token: "", want: jws.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -485,50 +408,128 @@ func TestVerify(t *testing.T) {
 				now = r.now
 			}
 			got, kid, err := s.Verify(tt.token, now)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidToken) {
-					t.Fatalf("Verify error = %v, want ErrInvalidToken containing %q", err, tt.wantErr)
+			if kid != tt.wantKID {
+				t.Errorf("kid = %q, want %q", kid, tt.wantKID)
+			}
+			if tt.want == nil && tt.msg == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
 				}
-				if got != nil {
-					t.Errorf("Verify returned a payload with an error")
+				if string(got) != payload {
+					t.Errorf("payload = %s, want %s", got, payload)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("Verify: %v", err)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("Verify error = %v, want ErrInvalidToken", err)
 			}
-			if kid != tt.wantKID || string(got) != payload {
-				t.Errorf("Verify = %s, %s; want %s, %s", got, kid, payload, tt.wantKID)
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Verify error = %v, want %v", err, tt.want)
+			}
+			if tt.msg != "" && err.Error() != ErrInvalidToken.Error()+": "+tt.msg {
+				t.Errorf("Verify error = %q, want %q", err, tt.msg)
+			}
+			if got != nil {
+				t.Errorf("Verify returned a payload with an error")
 			}
 		})
 	}
 }
 
-func TestSigningKeyRedaction(t *testing.T) {
+// attackTarget is the jwstest view of the test ring: its current keys are
+// trusted, two keys outside it are the attacker's.
+func attackTarget(t testing.TB, r testRing) jwstest.Target {
+	key := func(rec Record) *jwstest.Key {
+		pub, _, err := parsePublicJWK(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, err := openPrivate(rec, r.keks, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &jwstest.Key{KID: rec.KID, Alg: string(rec.Alg), Signer: priv}
+	}
+	return jwstest.Target{
+		RS256:         key(r.rsCur),
+		EdDSA:         key(r.edCur),
+		AttackerRS256: key(testKey(t, RS256, 2)),
+		AttackerEdDSA: key(testKey(t, EdDSA, 5)),
+		Claims: func() map[string]any {
+			var jti [12]byte
+			_, _ = crand.Read(jti[:])
+			return map[string]any{
+				"iss": "https://rotor.example", "aud": "schedules", "sub": "u1", "client_id": "web",
+				"exp": r.now.Add(15 * time.Minute).Unix(), "iat": r.now.Unix(),
+				"jti": base64.RawURLEncoding.EncodeToString(jti[:]),
+			}
+		},
+	}
+}
+
+// TestVerifyAttacks runs the attack catalogue that every verifier in Rotor
+// shares (internal/jwstest). Snapshot.Verify leaves the claims' values to
+// its caller, so a token whose JWS is sound and only a claim is wrong must
+// verify; every other token must fail for the catalogue's reason.
+func TestVerifyAttacks(t *testing.T) {
 	r := newTestRing(t)
 	s := r.build(t)
-	for _, alg := range []Alg{EdDSA, RS256} {
-		t.Run(string(alg), func(t *testing.T) {
-			k, _ := s.Signer(alg)
-			var secrets [][]byte
-			switch p := privOf(t, r.keks, map[Alg]Record{EdDSA: r.edCur, RS256: r.rsCur}[alg]).(type) {
-			case ed25519.PrivateKey:
-				secrets = append(secrets, p.Seed())
-			case *rsa.PrivateKey:
-				secrets = append(secrets, p.D.Bytes(), p.Primes[0].Bytes(), p.Primes[1].Bytes(), p.Precomputed.Dp.Bytes())
+	cat := jwstest.Attacks(t, attackTarget(t, r))
+	for _, tc := range cat.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			payload, kid, err := s.Verify(tc.Token, r.now)
+			if tc.Want == nil {
+				if err != nil || kid != r.rsCur.KID || len(payload) == 0 {
+					t.Fatalf("Verify = %q, %q, %v; want the payload (the claim check %q is the caller's)", payload, kid, err, tc.Claim)
+				}
+				return
 			}
-			assertRedacted(t, k, secrets...)
-			assertRedacted(t, *k, secrets...)
-			assertRedacted(t, k.priv, secrets...)
-			assertRedacted(t, s, secrets...)
-			assertRedacted(t, *s, secrets...)
-			if got, want := k.String(), "SigningKey("+string(alg)+" "+k.KID+"; private key redacted)"; got != want {
-				t.Errorf("String = %q, want %q", got, want)
+			if !errors.Is(err, ErrInvalidToken) || !errors.Is(err, tc.Want) {
+				t.Fatalf("Verify error = %v, want ErrInvalidToken and %v", err, tc.Want)
 			}
-			j, _ := json.Marshal(k)
-			if diff := cmp.Diff(`{"kid":"`+k.KID+`","alg":"`+string(alg)+`"}`, string(j)); diff != "" {
-				t.Errorf("JSON (-want +got):\n%s", diff)
+			if payload != nil {
+				t.Errorf("Verify returned a payload with an error")
 			}
 		})
 	}
+	if n := cat.CanaryHits(); n != 0 {
+		t.Errorf("canary server received %d requests; jku/x5u must never be fetched", n)
+	}
+}
+
+// FuzzVerify feeds arbitrary tokens to Snapshot.Verify, seeded with the
+// attack catalogue: it must never panic, and must accept only tokens signed
+// by a published key.
+func FuzzVerify(f *testing.F) {
+	r := newTestRing(f)
+	s, err := NewSnapshot(r.records, r.keks, r.opt)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tg := attackTarget(f, r)
+	signed := map[string]bool{
+		jwstest.Sign(tg.RS256, map[string]any{"alg": "RS256", "kid": tg.RS256.KID, "typ": "at+jwt"}, tg.Claims()): true,
+		jwstest.Sign(tg.EdDSA, map[string]any{"alg": "EdDSA", "kid": tg.EdDSA.KID, "typ": "at+jwt"}, tg.Claims()): true,
+	}
+	for tok := range signed {
+		f.Add(tok)
+	}
+	for _, c := range jwstest.Attacks(f, tg).Cases {
+		f.Add(c.Token)
+		if c.Want == nil {
+			signed[c.Token] = true // sound JWS, a claim the caller checks
+		}
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		payload, kid, err := s.Verify(token, r.now)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidToken) || payload != nil {
+				t.Fatalf("Verify = %q, %v", payload, err)
+			}
+			return
+		}
+		if !signed[token] || (kid != tg.RS256.KID && kid != tg.EdDSA.KID) {
+			t.Fatalf("accepted a token no published key signed: %q", token)
+		}
+	})
 }

@@ -5,9 +5,11 @@
 // the JWKS through RFC 8414 metadata (or is given its URL), keeps the key set
 // as an immutable snapshot refreshed in the background as the JWKS max-age
 // asks, and verifies tokens without locks on the request path: the compact
-// JWS is split and checked by hand against RFC 9068 §4 and RFC 8725, the
-// signature by crypto/rsa or crypto/ed25519 directly. Tokens already verified
-// come from a bounded cache until they expire or their key leaves the JWKS.
+// JWS is checked against RFC 9068 §4 and RFC 8725 by Rotor's one set of JWS
+// rules (internal/jws, shared with the identity provider's introspection),
+// the signature by crypto/rsa or crypto/ed25519 directly, then the claims.
+// Tokens already verified come from a bounded cache until they expire or
+// their key leaves the JWKS.
 //
 // The key set fails safe: a fetch that fails or returns nothing usable never
 // replaces the last good set, which keeps serving for up to Config.MaxStale;
@@ -20,8 +22,9 @@
 // http.Handler middleware answering with RFC 6750 §3 challenges; handlers read
 // the claims with [ClaimsFrom].
 //
-// The package imports only the standard library and jwx (for decoding JWKs,
-// off the request path): a resource server never pulls in a database driver
-// or any part of the identity provider. Package resourcetest provides a Rotor
+// The package imports only the standard library, jwx (for decoding JWKs, off
+// the request path) and internal/jws (itself standard library only): a
+// resource server never pulls in a database driver or any other part of the
+// identity provider. Package resourcetest provides a Rotor
 // test issuer on loopback for tests.
 package resource

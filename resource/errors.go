@@ -1,6 +1,10 @@
 package resource
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rotor-idp/rotor/internal/jws"
+)
 
 // Sentinel errors returned by Verify and used by the middleware. Errors carry a
 // short fixed detail for logs (for example "expired" or "unknown kid") and
@@ -27,41 +31,70 @@ var (
 	ErrInsufficientScope = errors.New("resource: insufficient scope")
 )
 
-// detailError pairs a sentinel with a fixed, non-sensitive detail. The values
-// below are allocated once, so rejecting hostile input allocates nothing.
+// detailError pairs a sentinel with a fixed, non-sensitive reason: a
+// *jws.Error for what the shared JWS rules reject, or a detail of this
+// package's own. The values below are allocated once, so rejecting hostile
+// input allocates nothing. errors.Is matches both the sentinel and the reason.
 type detailError struct {
 	kind   error
-	detail string
+	reason error
 }
 
-func (e *detailError) Error() string { return e.kind.Error() + ": " + e.detail }
+func (e *detailError) Error() string { return e.kind.Error() + ": " + e.reason.Error() }
 func (e *detailError) Unwrap() error { return e.kind }
 
-func invalid(detail string) error { return &detailError{ErrInvalidToken, detail} }
+// Is matches the reason too, without the allocation of Unwrap() []error.
+func (e *detailError) Is(target error) bool { return target == e.reason }
+
+func invalid(reason error) *detailError { return &detailError{ErrInvalidToken, reason} }
+
+func detail(text string) error { return errors.New(text) }
 
 var (
-	errTooLarge       = invalid("token too large")
-	errMalformed      = invalid("not a compact JWS")
-	errHeader         = invalid("malformed JOSE header")
-	errHeaderTooLarge = invalid("JOSE header too large")
-	errAlg            = invalid("algorithm not allowed")
-	errTyp            = invalid("typ is not at+jwt")
-	errNoKID          = invalid("kid missing")
-	errCrit           = invalid("unsupported crit header")
-	errUnknownKID     = invalid("unknown kid")
-	errKeyMismatch    = invalid("key does not match alg")
-	errSignature      = invalid("bad signature")
-	errClaims         = invalid("malformed claims")
-	errIssuer         = invalid("wrong issuer")
-	errAudience       = invalid("wrong audience")
-	errNoExp          = invalid("exp missing")
-	errExpired        = invalid("expired")
-	errNoIat          = invalid("iat missing")
-	errIatFuture      = invalid("iat in the future")
-	errNotYetValid    = invalid("nbf in the future")
-	errNoSub          = invalid("sub missing")
+	errTooLarge       = invalid(jws.ErrTooLarge)
+	errMalformed      = invalid(jws.ErrMalformed)
+	errHeader         = invalid(jws.ErrHeader)
+	errHeaderTooLarge = invalid(jws.ErrHeaderTooLarge)
+	errAlg            = invalid(jws.ErrAlg)
+	errTyp            = invalid(jws.ErrTyp)
+	errNoKID          = invalid(jws.ErrNoKID)
+	errCrit           = invalid(jws.ErrCrit)
+	errUnknownKID     = invalid(jws.ErrUnknownKID)
+	errKeyMismatch    = invalid(jws.ErrKeyMismatch)
+	errSignature      = invalid(jws.ErrSignature)
+	errClaims         = invalid(jws.ErrClaims)
+	errIssuer         = invalid(detail("wrong issuer"))
+	errAudience       = invalid(detail("wrong audience"))
+	errNoExp          = invalid(detail("exp missing"))
+	errExpired        = invalid(detail("expired"))
+	errNoIat          = invalid(detail("iat missing"))
+	errIatFuture      = invalid(detail("iat in the future"))
+	errNotYetValid    = invalid(detail("nbf in the future"))
+	errNoSub          = invalid(detail("sub missing"))
 
-	errNoKeySet    = &detailError{ErrKeysUnavailable, "no key set fetched yet"}
-	errStaleKeySet = &detailError{ErrKeysUnavailable, "key set older than MaxStale"}
-	errClosed      = &detailError{ErrKeysUnavailable, "verifier closed"}
+	errNoKeySet    = &detailError{ErrKeysUnavailable, detail("no key set fetched yet")}
+	errStaleKeySet = &detailError{ErrKeysUnavailable, detail("key set older than MaxStale")}
+	errClosed      = &detailError{ErrKeysUnavailable, detail("verifier closed")}
 )
+
+// jwsErrors maps each reason the shared rules give to this package's error.
+var jwsErrors = func() map[error]error {
+	m := map[error]error{}
+	for _, e := range []*detailError{
+		errTooLarge, errMalformed, errHeader, errHeaderTooLarge, errAlg, errTyp, errNoKID,
+		errCrit, errUnknownKID, errKeyMismatch, errSignature, errClaims,
+	} {
+		m[e.reason] = e
+	}
+	return m
+}()
+
+// fromJWS turns an error from jws.Verify into one of this package's: a
+// reason of the shared rules becomes its detailError; an error from the key
+// lookup is one of ours already.
+func fromJWS(err error) error {
+	if e, ok := jwsErrors[err]; ok {
+		return e
+	}
+	return err
+}

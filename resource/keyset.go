@@ -1,10 +1,7 @@
 package resource
 
 import (
-	"crypto"
-	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -12,53 +9,31 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // Algorithms the verifier implements (RFC 7518 §3.3, RFC 8037 §3.1).
 const (
-	RS256 = "RS256"
-	EdDSA = "EdDSA"
+	RS256 = jws.RS256
+	EdDSA = jws.EdDSA
 )
 
 // RSA modulus bounds: RFC 7518 §3.3 requires 2048 bits or more; the upper
 // bound keeps the cost of one verification bounded.
 const (
-	minRSABits = 2048
-	maxRSABits = 4096
+	minRSABits = jws.MinRSABits
+	maxRSABits = jws.MaxRSABits
 )
 
 // verifyKey is one usable public key from the JWKS, immutable once built. Its
 // pointer identity says "this exact key": a verified-token cache entry stays
 // valid only while the current snapshot maps its kid to the same pointer.
 type verifyKey struct {
-	kid    string
-	alg    string
-	rsa    *rsa.PublicKey
-	ed     ed25519.PublicKey
-	sigB64 int // length of a base64url signature made by this key
+	kid string
+	key *jws.Key
 }
 
-// verify checks sig over the JWS signing input (RFC 7515 §5.2).
-func (k *verifyKey) verify(input, sig []byte) bool {
-	switch k.alg {
-	case RS256:
-		sum := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, sum[:], sig) == nil
-	case EdDSA:
-		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, input, sig)
-	}
-	return false
-}
-
-func (k *verifyKey) equal(o *verifyKey) bool {
-	if k.kid != o.kid || k.alg != o.alg {
-		return false
-	}
-	if k.rsa != nil {
-		return o.rsa != nil && k.rsa.Equal(o.rsa)
-	}
-	return k.ed.Equal(o.ed)
-}
+func (k *verifyKey) equal(o *verifyKey) bool { return k.kid == o.kid && k.key.Equal(o.key) }
 
 // snapshot is an immutable key set. The request path reads it through an
 // atomic.Pointer and never locks.
@@ -180,26 +155,26 @@ func parseJWK(raw json.RawMessage) (*verifyKey, string) {
 		return nil, skipAlg
 	}
 	kty, _ := str("kty")
-	k := &verifyKey{kid: kid}
+	var keyAlg string
 	switch kty {
 	case "RSA":
-		k.alg = RS256
+		keyAlg = RS256
 	case "OKP":
 		// OKP also covers X25519 and Ed448, which cannot verify EdDSA
 		// signatures here (RFC 8037 §2, §3.1).
 		if crv, _ := str("crv"); crv != "Ed25519" {
 			return nil, skipKty
 		}
-		k.alg = EdDSA
+		keyAlg = EdDSA
 	default:
 		return nil, skipKty
 	}
 	// RFC 8725 §3.1: the JWK's alg, when present, must be the one its key
 	// is used with.
-	if hasAlg && alg != k.alg {
+	if hasAlg && alg != keyAlg {
 		return nil, skipAlg
 	}
-	if k.alg == RS256 {
+	if keyAlg == RS256 {
 		// Checked here too, so the skip reason is right: jwx refuses
 		// small moduli itself.
 		switch bits := modulusBits(m); {
@@ -217,29 +192,18 @@ func parseJWK(raw json.RawMessage) (*verifyKey, string) {
 	if err := jwk.Export(key, &pub); err != nil {
 		return nil, skipEncoding
 	}
-	switch p := pub.(type) {
-	case *rsa.PublicKey:
-		if k.alg != RS256 {
-			return nil, skipEncoding
-		}
+	if p, ok := pub.(*rsa.PublicKey); ok {
 		if bits := p.N.BitLen(); bits < minRSABits || bits > maxRSABits {
 			return nil, skipRSASize
 		}
-		if p.E < 3 || p.E&1 == 0 {
-			return nil, skipEncoding
-		}
-		k.rsa = p
-		k.sigB64 = b64EncodedLen(p.Size())
-	case ed25519.PublicKey:
-		if k.alg != EdDSA || len(p) != ed25519.PublicKeySize {
-			return nil, skipEncoding
-		}
-		k.ed = p
-		k.sigB64 = b64EncodedLen(ed25519.SignatureSize)
-	default:
+	}
+	// NewKey refuses a key of the wrong type for keyAlg, a bad exponent
+	// and a short Ed25519 key.
+	vk, err := jws.NewKey(keyAlg, pub)
+	if err != nil {
 		return nil, skipEncoding
 	}
-	return k, ""
+	return &verifyKey{kid: kid, key: vk}, ""
 }
 
 // modulusBits returns the bit length of an RSA JWK's n (RFC 7518 §6.3.1.1),
@@ -249,16 +213,14 @@ func modulusBits(m map[string]json.RawMessage) int {
 	if json.Unmarshal(m["n"], &n) != nil {
 		return 0
 	}
-	size := b64DecodedLen(len(n))
+	size := jws.DecodedLen(len(n))
 	if size <= 0 {
 		return 0
 	}
 	buf := make([]byte, size)
-	size, ok := b64Decode(buf, n)
+	size, ok := jws.Decode(buf, n)
 	if !ok {
 		return 0
 	}
 	return new(big.Int).SetBytes(buf[:size]).BitLen()
 }
-
-func b64EncodedLen(n int) int { return (n*8 + 5) / 6 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // Config configures a Verifier. Issuer and Audience are required; every other
@@ -305,64 +307,21 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return c, nil
 }
 
-// verify is the uncached check.
+// verify is the uncached check: the shared JWS rules (jws.Verify) with this
+// verifier's algorithms and key set, then the claims.
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Claims, *verifyKey, error) {
-	p, err := splitCompact(token)
+	var k *verifyKey
+	t, err := jws.Verify(token, v.algs, func(kid string) (*jws.Key, error) {
+		var err error
+		if k, err = v.key(ctx, kid, now); err != nil {
+			return nil, err
+		}
+		return k.key, nil
+	})
 	if err != nil {
-		return Claims{}, nil, err
+		return Claims{}, nil, fromJWS(err)
 	}
-	if len(p.header) > b64EncodedLen(maxHeaderSize) {
-		return Claims{}, nil, errHeaderTooLarge
-	}
-	var hbuf [maxHeaderSize]byte
-	n, ok := b64Decode(hbuf[:], p.header)
-	if !ok {
-		return Claims{}, nil, errHeader
-	}
-	h, err := parseHeader(hbuf[:n])
-	if err != nil {
-		return Claims{}, nil, err
-	}
-	if h.crit {
-		return Claims{}, nil, errCrit
-	}
-	// RFC 7515 §4.1.1: alg is case-sensitive, so "none" in any spelling and
-	// every algorithm outside the allowlist fail here.
-	if !h.hasAlg || !slices.Contains(v.algs, h.alg) {
-		return Claims{}, nil, errAlg
-	}
-	// RFC 9068 §4 step 1 and RFC 8725 §3.11: explicit typing keeps ID tokens
-	// and other JWTs from passing as access tokens. Media types compare
-	// case-insensitively (RFC 7515 §4.1.9).
-	if !strings.EqualFold(h.typ, "at+jwt") && !strings.EqualFold(h.typ, "application/at+jwt") {
-		return Claims{}, nil, errTyp
-	}
-	if h.kid == "" {
-		return Claims{}, nil, errNoKID
-	}
-	k, err := v.key(ctx, h.kid, now)
-	if err != nil {
-		return Claims{}, nil, err
-	}
-	// RFC 8725 §3.1: the key decides the algorithm. The key's type (and
-	// the JWK's alg, checked when the set was parsed) must match the header.
-	if k.alg != h.alg {
-		return Claims{}, nil, errKeyMismatch
-	}
-	if len(p.signature) != k.sigB64 {
-		return Claims{}, nil, errSignature
-	}
-	var sbuf [maxRSABits / 8]byte
-	n, ok = b64Decode(sbuf[:], p.signature)
-	if !ok || !k.verify([]byte(p.signingInput), sbuf[:n]) {
-		return Claims{}, nil, errSignature
-	}
-	payload := make([]byte, b64DecodedLen(len(p.payload)))
-	n, ok = b64Decode(payload, p.payload)
-	if !ok {
-		return Claims{}, nil, errClaims
-	}
-	c, err := v.checkClaims(payload[:n], now)
+	c, err := v.checkClaims(t, now)
 	return c, k, err
 }
 

@@ -4,25 +4,17 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rotor-idp/rotor/internal/jwstest"
 	"github.com/rotor-idp/rotor/resource/resourcetest"
 )
 
@@ -139,158 +131,55 @@ func newAttacker(iss *resourcetest.Issuer) attacker {
 	return attacker{rsa: iss.NewKey(resourcetest.RS256), ed: iss.NewKey(resourcetest.EdDSA)}
 }
 
-// unsigned builds header.payload.signature from JSON values and raw bytes.
-func unsigned(header, payload any, sig []byte) string {
-	return b64(mustJSON(header)) + "." + b64(mustJSON(payload)) + "." + b64(sig)
+func jwsKey(k *resourcetest.Key) *jwstest.Key {
+	return &jwstest.Key{KID: k.ID, Alg: k.Alg, Signer: k.Signer}
 }
 
-func hs256(secret []byte, header, payload any) string {
-	input := b64(mustJSON(header)) + "." + b64(mustJSON(payload))
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(input))
-	return input + "." + b64(mac.Sum(nil))
+// claimErrors are this verifier's errors for the claim checks the shared
+// catalogue names.
+var claimErrors = map[string]error{
+	jwstest.WrongIssuer:   errIssuer,
+	jwstest.WrongAudience: errAudience,
+	jwstest.NoExp:         errNoExp,
+	jwstest.Expired:       errExpired,
+	jwstest.NoIat:         errNoIat,
+	jwstest.IatInFuture:   errIatFuture,
+	jwstest.NotYetValid:   errNotYetValid,
+	jwstest.NoSub:         errNoSub,
 }
 
-func selfSignedCert(t *testing.T, k *resourcetest.Key) string {
-	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "attacker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(der)
-}
-
-// TestAttacks is the attack catalogue: each token must be rejected, for the
-// stated reason, and never by trusting anything the token says about keys.
+// TestAttacks runs the attack catalogue that every verifier in Rotor shares
+// (internal/jwstest): each token must be rejected for the stated reason,
+// and never by trusting anything the token says about keys.
 func TestAttacks(t *testing.T) {
 	iss := resourcetest.New(t)
 	v := newVerifier(t, iss)
-	rs, ed := iss.Current(resourcetest.RS256), iss.Current(resourcetest.EdDSA)
 	atk := newAttacker(iss)
-	claims := iss.DefaultClaims().Map()
-	now := time.Now()
-
-	// A canary server: a jku or x5u pointing here must never be fetched.
-	var canaryHits atomic.Int64
-	canary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		canaryHits.Add(1)
-		w.Write(mustJSON(map[string]any{"keys": []any{atk.rsa.JWK()}}))
-	}))
-	defer canary.Close()
-
-	rsPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(rs.Public()))})
-	rsJWK := mustJSON(rs.JWK())
-
-	withHeader := func(k *resourcetest.Key, edit func(map[string]any)) string {
-		h := rotorHeader(k)
-		edit(h)
-		return resourcetest.Sign(k, h, claims)
-	}
-	withClaims := func(edit func(map[string]any)) string {
-		c := iss.DefaultClaims().Map()
-		edit(c)
-		return resourcetest.Sign(rs, rotorHeader(rs), c)
-	}
-	good := iss.Token()
-	parts := strings.Split(good, ".")
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	sig[len(sig)/2] ^= 0x10
-	bitFlipped := parts[0] + "." + parts[1] + "." + b64(sig)
-
-	refreshToken := "rtr_" + b64(make([]byte, 32))
-	if len(refreshToken) != 4+43 {
-		t.Fatalf("refresh token fixture has length %d", len(refreshToken))
-	}
-	jwsJSON := string(mustJSON(map[string]any{"protected": parts[0], "payload": parts[1], "signature": parts[2]}))
-	jwsJSONGeneral := string(mustJSON(map[string]any{"payload": parts[1],
-		"signatures": []any{map[string]any{"protected": parts[0], "signature": parts[2]}}}))
-
-	tests := []struct {
-		name  string
-		token string
-		want  error
-	}{
-		{"alg none", unsigned(map[string]any{"alg": "none", "kid": rs.ID, "typ": "at+jwt"}, claims, nil), errMalformed},
-		{"alg none signed", withHeader(rs, func(h map[string]any) { h["alg"] = "none" }), errAlg},
-		{"alg NONE", withHeader(rs, func(h map[string]any) { h["alg"] = "NONE" }), errAlg},
-		{"alg nOnE", withHeader(rs, func(h map[string]any) { h["alg"] = "nOnE" }), errAlg},
-		{"alg none without kid", unsigned(map[string]any{"alg": "none", "typ": "at+jwt"}, claims, []byte("x")), errAlg},
-		{"HS256 with RSA public key PEM", hs256(rsPEM, map[string]any{"alg": "HS256", "kid": rs.ID, "typ": "at+jwt"}, claims), errAlg},
-		{"HS256 with RSA public key JWK", hs256(rsJWK, map[string]any{"alg": "HS256", "kid": rs.ID, "typ": "at+jwt"}, claims), errAlg},
-		{"RS256 header with Ed25519 kid", resourcetest.Sign(ed, map[string]any{"alg": "RS256", "kid": ed.ID, "typ": "at+jwt"}, claims), errKeyMismatch},
-		{"EdDSA header with RSA kid", resourcetest.Sign(rs, map[string]any{"alg": "EdDSA", "kid": rs.ID, "typ": "at+jwt"}, claims), errKeyMismatch},
-		{"RS256 relabelled RS512", withHeader(rs, func(h map[string]any) { h["alg"] = "RS512" }), errAlg},
-		{"RS256 relabelled PS256", withHeader(rs, func(h map[string]any) { h["alg"] = "PS256" }), errAlg},
-		{"alg rs256 lower case", withHeader(rs, func(h map[string]any) { h["alg"] = "rs256" }), errAlg},
-		{"stripped signature", parts[0] + "." + parts[1] + ".", errMalformed},
-		{"two segments", parts[0] + "." + parts[1], errMalformed},
-		{"bit-flipped signature", bitFlipped, errSignature},
-		{"signature of another token", parts[0] + "." + strings.Split(iss.Token(), ".")[1] + "." + parts[2], errSignature},
-		{"embedded jwk with attacker kid", withHeader(atk.rsa, func(h map[string]any) { h["jwk"] = atk.rsa.JWK() }), errUnknownKID},
-		{"embedded jwk with Rotor kid", withHeader(atk.rsa, func(h map[string]any) { h["jwk"] = atk.rsa.JWK(); h["kid"] = rs.ID }), errSignature},
-		{"embedded x5c with Rotor kid", withHeader(atk.rsa, func(h map[string]any) {
-			h["x5c"] = []string{selfSignedCert(t, atk.rsa)}
-			h["kid"] = rs.ID
-		}), errSignature},
-		{"embedded x5c without kid", withHeader(atk.rsa, func(h map[string]any) {
-			h["x5c"] = []string{selfSignedCert(t, atk.rsa)}
-			delete(h, "kid")
-		}), errNoKID},
-		{"jku to canary", withHeader(atk.rsa, func(h map[string]any) { h["jku"] = canary.URL + "/jwks.json" }), errUnknownKID},
-		{"x5u to canary", withHeader(atk.rsa, func(h map[string]any) { h["x5u"] = canary.URL + "/cert.pem" }), errUnknownKID},
-		{"jku to canary with Rotor kid", withHeader(atk.rsa, func(h map[string]any) { h["jku"] = canary.URL; h["kid"] = rs.ID }), errSignature},
-		{"kid path traversal", withHeader(atk.rsa, func(h map[string]any) { h["kid"] = "../../etc/passwd" }), errUnknownKID},
-		{"kid quotes", withHeader(atk.rsa, func(h map[string]any) { h["kid"] = `a"b' OR '1'='1` }), errUnknownKID},
-		{"kid NUL", withHeader(atk.rsa, func(h map[string]any) { h["kid"] = rs.ID + "\x00" }), errUnknownKID},
-		{"kid 64 KiB", withHeader(rs, func(h map[string]any) { h["kid"] = strings.Repeat("k", 64<<10) }), errTooLarge},
-		{"kid 1100 bytes", withHeader(rs, func(h map[string]any) { h["kid"] = strings.Repeat("k", 1100) }), errHeaderTooLarge},
-		{"kid empty", withHeader(rs, func(h map[string]any) { h["kid"] = "" }), errNoKID},
-		{"kid missing", withHeader(rs, func(h map[string]any) { delete(h, "kid") }), errNoKID},
-		{"kid not a string", withHeader(rs, func(h map[string]any) { h["kid"] = 7 }), errHeader},
-		{"typ missing", withHeader(rs, func(h map[string]any) { delete(h, "typ") }), errTyp},
-		{"typ JWT", withHeader(rs, func(h map[string]any) { h["typ"] = "JWT" }), errTyp},
-		{"typ at+jwt with suffix", withHeader(rs, func(h map[string]any) { h["typ"] = "at+jwt2" }), errTyp},
-		{"crit unknown", withHeader(rs, func(h map[string]any) { h["crit"] = []string{"exp"}; h["exp"] = 1 }), errCrit},
-		{"crit empty", withHeader(rs, func(h map[string]any) { h["crit"] = []string{} }), errCrit},
-		{"header not an object", resourcetest.SignRaw(rs, []byte(`["alg"]`), mustJSON(claims)), errHeader},
-		{"header not JSON", resourcetest.SignRaw(rs, []byte(`{"alg":"RS256",`), mustJSON(claims)), errHeader},
-		{"header duplicate alg", resourcetest.SignRaw(rs, []byte(`{"alg":"RS256","kid":"`+rs.ID+`","typ":"at+jwt","alg":"none"}`), mustJSON(claims)), errHeader},
-		{"header escaped duplicate alg", resourcetest.SignRaw(rs, []byte(`{"alg":"RS256","kid":"`+rs.ID+`","typ":"at+jwt","\u0061lg":"none"}`), mustJSON(claims)), errHeader},
-		{"header ALG upper case name", resourcetest.SignRaw(rs, []byte(`{"ALG":"RS256","kid":"`+rs.ID+`","typ":"at+jwt"}`), mustJSON(claims)), errAlg},
-		{"iss wrong", withClaims(func(c map[string]any) { c["iss"] = "https://evil.example" }), errIssuer},
-		{"iss trailing slash", withClaims(func(c map[string]any) { c["iss"] = iss.URL() + "/" }), errIssuer},
-		{"iss missing", withClaims(func(c map[string]any) { delete(c, "iss") }), errIssuer},
-		{"aud wrong", withClaims(func(c map[string]any) { c["aud"] = "https://other.api" }), errAudience},
-		{"aud array without ours", withClaims(func(c map[string]any) { c["aud"] = []string{"a", "b"} }), errAudience},
-		{"aud missing", withClaims(func(c map[string]any) { delete(c, "aud") }), errAudience},
-		{"exp missing", withClaims(func(c map[string]any) { delete(c, "exp") }), errNoExp},
-		{"exp past", withClaims(func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix() }), errExpired},
-		{"exp as string", withClaims(func(c map[string]any) { c["exp"] = "9999999999" }), errClaims},
-		{"exp huge", withClaims(func(c map[string]any) { c["exp"] = 1e300 }), errClaims},
-		{"iat missing", withClaims(func(c map[string]any) { delete(c, "iat") }), errNoIat},
-		{"iat future", withClaims(func(c map[string]any) { c["iat"] = now.Add(time.Hour).Unix() }), errIatFuture},
-		{"sub missing", withClaims(func(c map[string]any) { delete(c, "sub") }), errNoSub},
-		{"nbf future", withClaims(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), errNotYetValid},
-		{"claims not JSON", resourcetest.SignRaw(rs, mustJSON(rotorHeader(rs)), []byte("not json")), errClaims},
-		{"JWS JSON serialization flattened", jwsJSON, errMalformed},
-		{"JWS JSON serialization general", jwsJSONGeneral, errMalformed},
-		{"five-segment JWE", parts[0] + ".ZW5jcnlwdGVkLWtleQ.aXY." + parts[1] + ".dGFn", errMalformed},
-		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "==", errMalformed},
-		{"line break", parts[0] + ".\n" + parts[1] + "." + parts[2], errMalformed},
-		{"leading space", " " + good, errMalformed},
-		{"refresh token", refreshToken, errMalformed},
-		{"very large token", strings.Repeat("a", 1<<20), errTooLarge},
-		{"empty", "", ErrNoToken},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.Verify(context.Background(), tt.token)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Verify error = %v, want %v", err, tt.want)
+	rs := iss.Current(resourcetest.RS256)
+	cat := jwstest.Attacks(t, jwstest.Target{
+		RS256:         jwsKey(rs),
+		EdDSA:         jwsKey(iss.Current(resourcetest.EdDSA)),
+		AttackerRS256: jwsKey(atk.rsa),
+		AttackerEdDSA: jwsKey(atk.ed),
+		Claims:        func() map[string]any { return iss.DefaultClaims().Map() },
+	})
+	for _, tc := range cat.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			want := fromJWS(tc.Want)
+			if tc.Want == nil {
+				want = claimErrors[tc.Claim]
 			}
-			if !errors.Is(err, ErrInvalidToken) && !errors.Is(err, ErrNoToken) {
+			if want == nil {
+				t.Fatalf("no error for claim check %q", tc.Claim)
+			}
+			c, err := v.Verify(context.Background(), tc.Token)
+			if !errors.Is(err, want) {
+				t.Fatalf("Verify error = %v, want %v", err, want)
+			}
+			if tc.Want != nil && !errors.Is(err, tc.Want) {
+				t.Errorf("error %v does not match the jws reason %v", err, tc.Want)
+			}
+			if !errors.Is(err, ErrInvalidToken) {
 				t.Errorf("error %v is not ErrInvalidToken", err)
 			}
 			if diff := cmp.Diff(Claims{}, c, cmp.AllowUnexported(Claims{})); diff != "" {
@@ -301,19 +190,17 @@ func TestAttacks(t *testing.T) {
 			}
 		})
 	}
-	if n := canaryHits.Load(); n != 0 {
+	t.Run("empty", func(t *testing.T) {
+		if _, err := v.Verify(context.Background(), ""); !errors.Is(err, ErrNoToken) {
+			t.Errorf("Verify error = %v, want ErrNoToken", err)
+		}
+	})
+	if n := cat.CanaryHits(); n != 0 {
 		t.Errorf("canary server received %d requests; jku/x5u must never be fetched", n)
 	}
-	if _, err := v.Verify(context.Background(), good); err != nil {
-		t.Errorf("the untampered token: %v", err)
+	if _, err := v.Verify(context.Background(), iss.Token()); err != nil {
+		t.Errorf("an untampered token: %v", err)
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // TestHostileInputBounded checks that rejecting oversized or junk tokens
