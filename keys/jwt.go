@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // JWTType is the JWS "typ" of the tokens Rotor signs that are not access
@@ -58,100 +60,83 @@ func (k *SigningKey) signInput(input []byte) ([]byte, error) {
 }
 
 // VerifyJWT checks a compact JWS that Rotor signed with typ JWT (an ID
-// token) against the published keys, with the rules of Verify but for the
-// type: typ must be exactly "JWT", so an access token is refused. The
-// payload's claims, expiry included, are the caller's to check: an ID token
-// presented as a logout hint is accepted after it expired (OpenID Connect
-// RP-Initiated Logout 1.0 §2). A key that is no longer published (revoked,
-// or retired past its retention) verifies nothing.
+// token) against the published keys, with the rules of Verify (the same
+// strict split, base64url and header parsing of internal/jws; no crit; the
+// key decides the algorithm) but for the type: typ must be exactly "JWT", so
+// an access token is refused. The payload's claims, expiry included, are the
+// caller's to check: an ID token presented as a logout hint is accepted after
+// it expired (OpenID Connect RP-Initiated Logout 1.0 §2). A key that is no
+// longer published (revoked, or retired past its retention) verifies
+// nothing.
 func (s *Snapshot) VerifyJWT(token string, now time.Time) (payload []byte, kid string, err error) {
-	if len(token) > maxTokenLen {
-		return nil, "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
+	fail := func(reason error) ([]byte, string, error) {
+		return nil, kid, fmt.Errorf("%w: %w", ErrInvalidToken, reason)
 	}
-	h, rest, ok1 := strings.Cut(token, ".")
-	p, sig, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(sig, ".") {
-		return nil, "", fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
+	if len(token) > jws.MaxTokenSize {
+		return fail(jws.ErrTooLarge)
 	}
-	hdr, err := decodeJWTHeader(h)
+	p, err := jws.Split(token)
 	if err != nil {
-		return nil, "", err
+		return fail(err)
 	}
-	key := s.keys[hdr.Kid]
-	switch {
-	case hdr.Typ != JWTType:
-		return nil, "", fmt.Errorf("%w: typ is not %s", ErrInvalidToken, JWTType)
-	case hdr.Kid == "" || key == nil:
-		return nil, "", fmt.Errorf("%w: kid is not published", ErrInvalidToken)
-	case hdr.Alg != key.alg:
-		return nil, hdr.Kid, fmt.Errorf("%w: alg does not match key %s (%s)", ErrInvalidToken, hdr.Kid, key.alg)
-	case !key.expires.IsZero() && !now.Before(key.expires):
-		return nil, hdr.Kid, fmt.Errorf("%w: key %s was retired and its tokens have expired", ErrInvalidToken, hdr.Kid)
+	if len(p.Header) > jws.EncodedLen(jws.MaxHeaderSize) {
+		return fail(jws.ErrHeaderTooLarge)
 	}
-	sb, err := b64.DecodeString(sig)
-	if err != nil {
-		return nil, hdr.Kid, fmt.Errorf("%w: signature is not base64url", ErrInvalidToken)
-	}
-	input := []byte(token[:len(h)+1+len(p)])
-	ok := false
-	switch pub := key.pub.(type) {
-	case ed25519.PublicKey:
-		ok = ed25519.Verify(pub, input, sb)
-	case *rsa.PublicKey:
-		digest := sha256.Sum256(input)
-		ok = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sb) == nil
-	}
+	var hbuf [jws.MaxHeaderSize]byte
+	n, ok := jws.Decode(hbuf[:], p.Header)
 	if !ok {
-		return nil, hdr.Kid, fmt.Errorf("%w: bad signature", ErrInvalidToken)
+		return fail(jws.ErrHeader)
 	}
-	if payload, err = b64.DecodeString(p); err != nil {
-		return nil, hdr.Kid, fmt.Errorf("%w: payload is not base64url", ErrInvalidToken)
+	h, err := jws.ParseHeader(hbuf[:n])
+	switch {
+	case err != nil:
+		return fail(err)
+	case h.Crit:
+		return fail(jws.ErrCrit)
+	case h.Typ != JWTType:
+		return fail(errors.New("typ is not " + JWTType))
+	case h.Kid == "":
+		return fail(jws.ErrNoKID)
 	}
-	return payload, hdr.Kid, nil
+	key := s.keys[h.Kid]
+	if key == nil {
+		return fail(jws.ErrUnknownKID)
+	}
+	kid = key.kid
+	switch {
+	case Alg(h.Alg) != key.alg:
+		return fail(jws.ErrKeyMismatch)
+	case !key.expires.IsZero() && !now.Before(key.expires):
+		return fail(fmt.Errorf("key %s was retired and its tokens have expired", key.kid))
+	}
+	sigLen, payloadLen := jws.DecodedLen(len(p.Signature)), jws.DecodedLen(len(p.Payload))
+	if sigLen < 0 {
+		return fail(jws.ErrSignature) // a length no encoding has
+	}
+	sig := make([]byte, sigLen)
+	n, ok = jws.Decode(sig, p.Signature)
+	if !ok || !verifySignature(key.pub, p.SigningInput, sig[:n]) {
+		return fail(jws.ErrSignature)
+	}
+	if payloadLen < 0 {
+		return fail(jws.ErrClaims)
+	}
+	payload = make([]byte, payloadLen)
+	if n, ok = jws.Decode(payload, p.Payload); !ok {
+		return fail(jws.ErrClaims)
+	}
+	return payload[:n], kid, nil
 }
 
-// decodeJWTHeader reads the protected header of a token VerifyJWT checks.
-// Only the members Rotor writes may appear, each once, spelled exactly as
-// Rotor spells them (encoding/json would match "ALG" to alg and keep the
-// last of two "alg"s): anything else is not a token Rotor signed.
-func decodeJWTHeader(seg string) (header, error) {
-	raw, err := b64.DecodeString(seg)
-	if err != nil {
-		return header{}, fmt.Errorf("%w: header is not base64url", ErrInvalidToken)
+// verifySignature checks an RS256 or EdDSA signature over a JWS Signing
+// Input.
+func verifySignature(pub crypto.PublicKey, input string, sig []byte) bool {
+	switch pub := pub.(type) {
+	case ed25519.PublicKey:
+		return ed25519.Verify(pub, []byte(input), sig)
+	case *rsa.PublicKey:
+		digest := sha256.Sum256([]byte(input))
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return header{}, fmt.Errorf("%w: header is not a JSON object", ErrInvalidToken)
-	}
-	var h header
-	seen := map[string]bool{}
-	for dec.More() {
-		name, err := dec.Token()
-		key, isString := name.(string)
-		if err != nil || !isString || seen[key] {
-			return header{}, fmt.Errorf("%w: malformed or repeated header member", ErrInvalidToken)
-		}
-		seen[key] = true
-		var v string
-		if err := dec.Decode(&v); err != nil {
-			return header{}, fmt.Errorf("%w: header member is not a string", ErrInvalidToken)
-		}
-		switch key {
-		case "alg":
-			h.Alg = Alg(v)
-		case "kid":
-			h.Kid = v
-		case "typ":
-			h.Typ = v
-		default:
-			return header{}, fmt.Errorf("%w: unexpected header member", ErrInvalidToken)
-		}
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') || dec.More() {
-		return header{}, fmt.Errorf("%w: header is not a JSON object", ErrInvalidToken)
-	}
-	if _, err := dec.Token(); err == nil {
-		return header{}, fmt.Errorf("%w: header is not one JSON object", ErrInvalidToken)
-	}
-	return h, nil
+	return false
 }
