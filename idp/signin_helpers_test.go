@@ -178,13 +178,17 @@ func (r response) redirect(t testing.TB) url.Values {
 	return u.Query()
 }
 
-// signIn runs authorize → login and returns the code (first-party client).
-func (b *browser) signIn(client, user, pw string, extra ...string) string {
-	b.e.t.Helper()
-	page := b.authorize(authzParams(client, extra...))
-	q := b.submitLogin(page, user, pw).redirect(b.e.t)
+// signIn runs authorize, and the login if the browser has no session, and
+// returns the code (for a first-party client).
+func (b *browser) signIn(t testing.TB, client, user, pw string, extra ...string) string {
+	t.Helper()
+	r := b.authorize(authzParams(client, extra...))
+	if r.status == http.StatusOK {
+		r = b.submitLogin(r, user, pw)
+	}
+	q := r.redirect(t)
 	if q.Get("code") == "" {
-		b.e.t.Fatalf("no code in %v", q)
+		t.Fatalf("no code in %v", q)
 	}
 	return q.Get("code")
 }
