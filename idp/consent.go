@@ -20,6 +20,7 @@ type consentPage struct {
 	Action     string
 	Request    string
 	CSRF       string
+	Logout     string
 }
 
 // scopeText is one line of the consent page: a description for the scopes
@@ -72,6 +73,7 @@ func (s *server) showConsent(w http.ResponseWriter, r *http.Request, req *authzR
 		UserName:   name,
 		Scopes:     describeScopes(req.scope),
 		Action:     s.pages.path("/consent"),
+		Logout:     s.pages.path("/oauth2/logout"),
 		Request:    req.carried,
 		CSRF:       s.forms.mint(formBinding{purpose: purposeConsent, cookie: csrf, sessionID: se.ID, request: req.carried}, s.now()),
 	}, cspSource(req.redirectURI))
