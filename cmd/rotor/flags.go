@@ -49,6 +49,8 @@ type config struct {
 	refreshTTL      time.Duration
 	reuseInterval   time.Duration
 	clientCacheTTL  time.Duration
+	sessionIdleTTL  time.Duration
+	sessionTTL      time.Duration
 	hashConcurrency int
 	trustedProxies  string
 	forwardedHeader string
@@ -112,13 +114,15 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
 	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
+	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", idp.DefaultSessionIdleTTL, "a browser session unused this long ends (sign-in needs the password again)")
+	fs.DurationVar(&c.sessionTTL, "session-ttl", idp.DefaultSessionTTL, "a browser session ends this long after the password was entered, however active")
 	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDR list of proxies whose forwarding header names the client (default none: the peer is the client); see SECURITY.md")
 	fs.StringVar(&c.forwardedHeader, "forwarded-header", idp.HeaderXForwardedFor, "header the trusted proxies write: X-Forwarded-For or Forwarded")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
-	fs.BoolVar(&c.demo, "demo", false, "on the first start, create a demo client and user and print their credentials (make run)")
+	fs.BoolVar(&c.demo, "demo", false, "on the first start, create demo clients and a user and print their credentials; serve the demo's sign-in page at /demo/ (make run)")
 }
 
 // argon2Flags are the hashing parameters serve and the user commands share.

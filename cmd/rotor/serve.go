@@ -64,13 +64,20 @@ func serve(ctx context.Context, in *invocation) error {
 	go mgr.Run(bg)
 	go purgeExpired(bg, be.st, s.log)
 
-	handler := idp.NewServer(c.idpConfig(s, issuer), idp.Deps{Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Pinger: be.st, Keys: mgr})
+	var handler http.Handler = idp.NewServer(c.idpConfig(s, issuer, be.keks), idp.Deps{
+		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Pinger: be.st, Keys: mgr,
+	})
+	var demo *demoSite
+	if c.demo {
+		demo = newDemoSite(handler, issuer, ln.Addr(), mgr)
+		handler = demo
+	}
 	return serveHTTP(ctx, ln, handler, s.log, func() error {
 		s.log.Info("rotor listening", "addr", ln.Addr().String(), "issuer", issuer, "store", be.kind)
 		if !c.demo {
 			return nil
 		}
-		if err := seedDemo(ctx, be.st, issuer, s.argon2, in.stdout); err != nil {
+		if err := seedDemo(ctx, be.st, issuer, demo.startURL, s.argon2, in.stdout); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		return nil

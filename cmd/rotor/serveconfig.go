@@ -51,6 +51,9 @@ func (c *config) serveSettings(stderr io.Writer) (serveSettings, error) {
 	if c.refreshTTL <= 0 || c.reuseInterval < 0 {
 		return s, usagef("--refresh-token-ttl must be positive and --refresh-reuse-interval not negative")
 	}
+	if c.sessionIdleTTL <= 0 || c.sessionTTL <= 0 || c.sessionIdleTTL > c.sessionTTL {
+		return s, usagef("--session-idle-ttl and --session-ttl must be positive, and the idle one no longer than --session-ttl")
+	}
 	return s, nil
 }
 
@@ -65,9 +68,14 @@ func (c *config) keysConfig(s serveSettings, keks *keys.KEKSet) keys.Config {
 	}
 }
 
+// formKeyLabel names the HKDF derivation of the CSRF keys of Rotor's pages
+// from the key-encryption keys, which every replica shares.
+const formKeyLabel = "rotor-page-forms:v1"
+
 // idpConfig is the token service's configuration.
-func (c *config) idpConfig(s serveSettings, issuer string) idp.Config {
+func (c *config) idpConfig(s serveSettings, issuer string, keks *keys.KEKSet) idp.Config {
 	return idp.Config{
+		SessionIdleTTL: c.sessionIdleTTL, SessionTTL: c.sessionTTL, FormKeys: keks.DeriveKeys(formKeyLabel),
 		Issuer: issuer, Algs: s.algs, DefaultAlg: keys.Alg(c.signingAlg),
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
