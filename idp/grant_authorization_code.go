@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Why a code exchange was refused; logged, never sent (the client gets the
@@ -23,11 +22,12 @@ var (
 var errBadCode = errInvalidGrant("authorization code is invalid, expired, used or revoked, or the code_verifier or redirect_uri does not match")
 
 // grantAuthorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5, §4.6):
-// the code is redeemed once, in one store transaction; a second redemption
-// revokes the code and everything issued from it (RFC 6749 §4.1.2). The
-// verifier and redirect_uri are checked after the redemption, so a request
-// that fails them has used the code up: a stolen code tried with a guessed
-// verifier is burned, not left for more guesses.
+// the code is redeemed once, and the refresh-token family started, in one
+// store transaction (CodeStore.ExchangeCode); a second redemption revokes the
+// code and everything issued from it (RFC 6749 §4.1.2). The verifier and
+// redirect_uri are checked after the redemption, so a request that fails
+// them has used the code up: a stolen code tried with a guessed verifier is
+// burned, not left for more guesses.
 //
 // It issues an access token; an ID token when the scope has openid; and a
 // refresh token when the client may use the refresh_token grant and, for an
@@ -57,28 +57,37 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 		return nil, err
 	}
 	now := s.now()
-	ac, err := s.codes.RedeemCode(r.Context(), hash, c.ID, now)
+	refresh, refreshHash := newRefreshToken()
+	familyID, redirectURI := randomID(), f.get("redirect_uri")
+	issued := false
+	ac, err := s.codes.ExchangeCode(r.Context(), hash, c.ID, now, func(ac AuthCode) (CodeExchange, error) {
+		issued = false
+		switch {
+		case !pkceMatch(verifier, ac.CodeChallenge):
+			return CodeExchange{}, errPKCEMismatch
+		case redirectURI != ac.RedirectURI:
+			return CodeExchange{}, errRedirectURI
+		}
+		if scope, _ := parseScope(ac.Scope); !issuesRefresh(c, scope) {
+			return CodeExchange{}, nil
+		}
+		issued = true
+		return CodeExchange{
+			Family: &Family{ID: familyID, Scope: ac.Scope, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL)},
+			First:  &RefreshToken{Hash: refreshHash, FamilyID: familyID, IssuedAt: now},
+		}, nil
+	})
 	if err != nil {
 		return nil, s.codeRefused(r, c, ac, err)
 	}
-	if !pkceMatch(verifier, ac.CodeChallenge) {
-		return nil, s.codeRefused(r, c, ac, errPKCEMismatch)
-	}
-	if f.get("redirect_uri") != ac.RedirectURI {
-		return nil, s.codeRefused(r, c, ac, errRedirectURI)
-	}
 	scope, _ := parseScope(ac.Scope)
-	var refresh string
-	if issuesRefresh(c, scope) {
-		if refresh, err = s.codeFamily(r, c, ac, hash, now); err != nil {
-			return nil, err
-		}
-	}
 	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now)
 	if err != nil {
 		return nil, err
 	}
-	resp.RefreshToken = refresh
+	if issued {
+		resp.RefreshToken = refresh
+	}
 	if slices.Contains(scope, ScopeOpenID) {
 		if resp.IDToken, err = s.idToken(idk, c, ac, resp.AccessToken, now); err != nil {
 			return nil, err
@@ -97,25 +106,6 @@ func issuesRefresh(c Client, scope []string) bool {
 		return false
 	}
 	return !slices.Contains(scope, ScopeOpenID) || slices.Contains(scope, ScopeOfflineAccess) || c.FirstParty
-}
-
-// codeFamily starts the refresh-token family of a code exchange, tied to the
-// code (a replay revokes it) and to the browser session (logout revokes it).
-func (s *server) codeFamily(r *http.Request, c Client, ac AuthCode, codeHash []byte, now time.Time) (string, error) {
-	tok, hash := newRefreshToken()
-	fam := Family{
-		ID: randomID(), ClientID: c.ID, Subject: ac.UserID, Scope: ac.Scope, AuthTime: ac.AuthTime,
-		SessionID: ac.SessionID, CodeHash: codeHash, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
-	}
-	err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now})
-	switch {
-	case errors.Is(err, ErrCodeReused) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrNotFound):
-		// A replay or a logout got in between the redemption and now.
-		return "", s.codeRefused(r, c, ac, err)
-	case err != nil:
-		return "", storeError(err)
-	}
-	return tok, nil
 }
 
 // codeRefused logs why a code was refused and returns the one answer. A

@@ -78,11 +78,44 @@ type CodeStore interface {
 	//   - ErrCodeExpired: it was never redeemed and has expired.
 	RedeemCode(ctx context.Context, hash []byte, clientID string, now time.Time) (AuthCode, error)
 
+	// ExchangeCode is RedeemCode and the start of the refresh-token family
+	// issued for the code, in one transaction: the token endpoint's whole
+	// store work for a code.
+	//
+	// It redeems the code as RedeemCode does, with the same errors and the
+	// same revocations on a replay; decide is not called then. After a
+	// redemption it calls decide with the code (RedeemedAt set), which checks
+	// what the store cannot (PKCE, redirect_uri) and says which family to
+	// create, if any:
+	//   - decide returns an error: the redemption commits (a failed check
+	//     uses the code up) and nothing else; ExchangeCode returns the code
+	//     and that error unchanged.
+	//   - ex.Family is nil: the redemption commits, no family is created.
+	//   - otherwise ex.Family is created with its first token ex.First in the
+	//     same transaction, with ClientID, Subject, SessionID and CodeHash
+	//     taken from the code (whatever ex says). Since the code is redeemed
+	//     in the same transaction, a replay, the end of the session or any
+	//     other revocation of the code either comes after the family exists
+	//     and revokes it, or came first and the exchange fails; a live
+	//     family is never left behind by a revoked code.
+	// If creating the family fails, nothing commits (the code stays
+	// unredeemed) and the error is returned. decide may run more than once
+	// if the store retries, so it must have no side effects beyond its
+	// return value.
+	ExchangeCode(ctx context.Context, hash []byte, clientID string, now time.Time, decide func(AuthCode) (CodeExchange, error)) (AuthCode, error)
+
 	// PurgeCodes deletes every code that expired before cutoff, redeemed or
 	// not, and returns how many. A replay of a purged code is ErrNotFound
 	// and revokes nothing, so callers keep codes for a while after they
 	// expire (see CodeRetention).
 	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// CodeExchange is what the token endpoint decides, inside
+// CodeStore.ExchangeCode, about a code it redeemed.
+type CodeExchange struct {
+	Family *Family       // the refresh-token family to start; nil for none
+	First  *RefreshToken // its first token (FamilyID may be empty)
 }
 
 // CodeRetention is how long housekeeping keeps a code after it expired, so
