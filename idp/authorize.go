@@ -56,7 +56,7 @@ type authzRequest struct {
 	prompt        prompt
 	maxAge        int // seconds; -1 if absent
 	loginHint     string
-	carried       string // the parameters, canonical: the forms' hidden request
+	params        url.Values // as sent; see carried
 }
 
 // prompt is the OpenID Connect prompt parameter (Core §3.1.2.1).
@@ -135,7 +135,7 @@ func (s *server) checkAuthz(r *http.Request, q url.Values) (*authzRequest, *auth
 	if e := req.checkParams(q); e != nil {
 		return req, e
 	}
-	req.carried = carriedParams(q)
+	req.params = q
 	return req, nil
 }
 
@@ -281,6 +281,10 @@ func carriedParams(q url.Values) string {
 	}
 	return keep.Encode()
 }
+
+// carried is what the forms of Rotor's pages carry to the next step: the
+// request's parameters, canonical. Only pages need it, so it is built then.
+func (req *authzRequest) carried() string { return carriedParams(req.params) }
 
 // openID reports whether the request is an OpenID Connect one.
 func (req *authzRequest) openID() bool { return slices.Contains(req.scope, ScopeOpenID) }

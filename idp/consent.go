@@ -74,8 +74,8 @@ func (s *server) showConsent(w http.ResponseWriter, r *http.Request, req *authzR
 		Scopes:     describeScopes(req.scope),
 		Action:     s.pages.path("/consent"),
 		Logout:     s.pages.path("/oauth2/logout"),
-		Request:    req.carried,
-		CSRF:       s.forms.mint(formBinding{purpose: purposeConsent, cookie: csrf, sessionID: se.ID, request: req.carried}, s.now()),
+		Request:    req.carried(),
+		CSRF:       s.forms.mint(formBinding{purpose: purposeConsent, cookie: csrf, sessionID: se.ID, request: req.carried()}, s.now()),
 	}, cspSource(req.redirectURI))
 }
 

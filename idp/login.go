@@ -38,8 +38,8 @@ func (s *server) showLogin(w http.ResponseWriter, r *http.Request, req *authzReq
 		pageData:   pageData{Title: "Sign in to " + req.client.DisplayName(), Error: msg, ErrorTitle: "Sign-in failed"},
 		ClientName: req.client.DisplayName(),
 		Action:     s.pages.path("/login"),
-		Request:    req.carried,
-		CSRF:       s.forms.mint(formBinding{purpose: purposeLogin, cookie: csrf, request: req.carried}, s.now()),
+		Request:    req.carried(),
+		CSRF:       s.forms.mint(formBinding{purpose: purposeLogin, cookie: csrf, request: req.carried()}, s.now()),
 		Username:   username,
 	}, cspSource(req.redirectURI))
 }

@@ -31,34 +31,47 @@ import (
 // flow/refresh, the figure issue 9 holds to at most 2.
 //
 //	go test -run '^$' -bench BenchmarkSignInFlow -benchtime 2000x -count 5 ./idp/
+//
+// The flow of the target issues an access token and an ID token (no
+// refresh token: a web app that keeps its own session); "offline" adds a
+// refresh token, and with it a refresh-token family in the exchange's
+// transaction.
 func BenchmarkSignInFlow(b *testing.B) {
 	for _, kind := range []string{"postgres", "embedded"} {
-		b.Run(kind, func(b *testing.B) {
-			h := benchServer(b, kind)
-			flow, refresh := signInFlow(b, h)
-			const chunk = 16
-			var inFlow, inRefresh time.Duration
-			var flows, refreshes int
-			for n := 0; b.Loop(); n++ {
-				start := cpuTime()
-				if n%(2*chunk) < chunk {
-					flow()
-					inFlow += cpuTime() - start
-					flows++
-				} else {
-					refresh()
-					inRefresh += cpuTime() - start
-					refreshes++
-				}
+		for _, offline := range []bool{false, true} {
+			name := kind
+			if offline {
+				name += "/offline"
 			}
-			if flows > 0 && refreshes > 0 {
-				perFlow := float64(inFlow.Nanoseconds()) / float64(flows)
-				perRefresh := float64(inRefresh.Nanoseconds()) / float64(refreshes)
-				b.ReportMetric(perFlow, "cpu-ns/flow")
-				b.ReportMetric(perRefresh, "cpu-ns/refresh")
-				b.ReportMetric(perFlow/perRefresh, "flow/refresh")
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchSignInFlow(b, kind, offline) })
+		}
+	}
+}
+
+func benchSignInFlow(b *testing.B, kind string, offline bool) {
+	h := benchServer(b, kind)
+	flow, refresh := signInFlow(b, h, offline)
+	const chunk = 16
+	var inFlow, inRefresh time.Duration
+	var flows, refreshes int
+	for n := 0; b.Loop(); n++ {
+		start := cpuTime()
+		if n%(2*chunk) < chunk {
+			flow()
+			inFlow += cpuTime() - start
+			flows++
+		} else {
+			refresh()
+			inRefresh += cpuTime() - start
+			refreshes++
+		}
+	}
+	if flows > 0 && refreshes > 0 {
+		perFlow := float64(inFlow.Nanoseconds()) / float64(flows)
+		perRefresh := float64(inRefresh.Nanoseconds()) / float64(refreshes)
+		b.ReportMetric(perFlow, "cpu-ns/flow")
+		b.ReportMetric(perRefresh, "cpu-ns/refresh")
+		b.ReportMetric(perFlow/perRefresh, "flow/refresh")
 	}
 }
 
@@ -81,8 +94,9 @@ type benchStore interface {
 	keys.Store
 }
 
-// benchServer is a Rotor handler on a fresh store of the kind, with a
-// first-party EdDSA web client and a user.
+// benchServer is a Rotor handler on a fresh store of the kind, with two
+// first-party EdDSA web clients (one with refresh tokens, one without) and
+// a user.
 func benchServer(b *testing.B, kind string) http.Handler {
 	ctx := context.Background()
 	var st benchStore
@@ -117,15 +131,19 @@ func benchServer(b *testing.B, kind string) http.Handler {
 		Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr,
 	})
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	c, secret, err := idp.NewClient(idp.ClientSpec{
-		ID: "web", GrantTypes: []string{idp.GrantAuthorizationCode, idp.GrantRefreshToken}, Scopes: []string{"read"},
-		Audiences: []string{"https://api.example"}, TokenAlg: "EdDSA", FirstParty: true, RedirectURIs: []string{webRedirect},
-	}, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := st.CreateClient(ctx, c); err != nil {
-		b.Fatal(err)
+	for _, spec := range []idp.ClientSpec{
+		{ID: "web", GrantTypes: []string{idp.GrantAuthorizationCode, idp.GrantRefreshToken}},
+		{ID: "web-online", GrantTypes: []string{idp.GrantAuthorizationCode}},
+	} {
+		spec.Scopes, spec.Audiences, spec.TokenAlg, spec.FirstParty, spec.RedirectURIs = []string{"read"}, []string{"https://api.example"}, "EdDSA", true, []string{webRedirect}
+		c, secret, err := idp.NewClient(spec, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.CreateClient(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+		benchSecrets[c.ID] = secret
 	}
 	u, err := idp.NewUser("alice", alicePW, fastArgon2, now)
 	if err != nil {
@@ -134,21 +152,25 @@ func benchServer(b *testing.B, kind string) http.Handler {
 	if err := st.CreateUser(ctx, u); err != nil {
 		b.Fatal(err)
 	}
-	benchSecret = secret
 	return h
 }
 
-var benchSecret string
+var benchSecrets = map[string]string{}
 
 // signInFlow signs alice in once, through the login form, and returns the
-// flow that reuses her session and the refresh that is its baseline.
-func signInFlow(b *testing.B, h http.Handler) (flow, refresh func()) {
+// flow that reuses her session (with a refresh token if offline) and the
+// refresh that is its baseline.
+func signInFlow(b *testing.B, h http.Handler, offline bool) (flow, refresh func()) {
+	client := "web-online"
+	if offline {
+		client = "web"
+	}
 	do := func(r *http.Request) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
 	}
-	authorize := "/oauth2/authorize?" + authzParams("web", "scope", "openid read", "state", "s", "nonce", "n").Encode()
+	authorize := "/oauth2/authorize?" + authzParams(client, "scope", "openid read", "state", "s", "nonce", "n").Encode()
 	page := do(httptest.NewRequest(http.MethodGet, authorize, nil))
 	f := formOf(b, page.Body.String())
 	f.Set("username", "alice")
@@ -168,11 +190,11 @@ func signInFlow(b *testing.B, h http.Handler) (flow, refresh func()) {
 	if resp.Code != http.StatusSeeOther || session == nil {
 		b.Fatalf("login: %d %s", resp.Code, resp.Body)
 	}
-	exchange := func(code string) string {
+	exchange := func(client, code string) string {
 		body := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {testVerifier}, "redirect_uri": {webRedirect}}
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth("web", benchSecret)
+		r.SetBasicAuth(client, benchSecrets[client])
 		w := do(r)
 		if w.Code != http.StatusOK {
 			b.Fatalf("exchange: %d %s", w.Code, w.Body)
@@ -186,12 +208,17 @@ func signInFlow(b *testing.B, h http.Handler) (flow, refresh func()) {
 		}
 		return u.Query().Get("code")
 	}
-	rt := extract(b, exchange(codeOf(resp)), "refresh_token")
+	exchange(client, codeOf(resp))
+	// The baseline's family, from a sign-in of the client with refresh
+	// tokens.
+	r := httptest.NewRequest(http.MethodGet, "/oauth2/authorize?"+authzParams("web", "scope", "openid read").Encode(), nil)
+	r.AddCookie(session)
+	rt := extract(b, exchange("web", codeOf(do(r))), "refresh_token")
 	flow = func() {
 		r := httptest.NewRequest(http.MethodGet, authorize, nil)
 		r.AddCookie(session)
-		body := exchange(codeOf(do(r)))
-		if !strings.Contains(body, `"id_token"`) || !strings.Contains(body, `"refresh_token"`) {
+		body := exchange(client, codeOf(do(r)))
+		if !strings.Contains(body, `"id_token"`) || strings.Contains(body, `"refresh_token"`) != offline {
 			b.Fatalf("flow: %s", body)
 		}
 	}
@@ -199,7 +226,7 @@ func signInFlow(b *testing.B, h http.Handler) (flow, refresh func()) {
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/token",
 			strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth("web", benchSecret)
+		r.SetBasicAuth("web", benchSecrets["web"])
 		w := do(r)
 		if w.Code != http.StatusOK {
 			b.Fatalf("refresh: %d %s", w.Code, w.Body)

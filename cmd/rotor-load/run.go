@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "time per scenario (at most 2m)")
 	fs.IntVar(&o.maxRequests, "requests", 50_000, "requests per scenario at most")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent clients")
-	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, jwks, example-api)")
+	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, signin, jwks, example-api)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		},
 	}
 	var results []result
-	for _, sc := range scenarios(d, client) {
+	for _, sc := range append(scenarios(d, client), signinScenarios(d, client)...) {
 		if !o.selected(sc.name) {
 			continue
 		}
@@ -371,6 +371,7 @@ func report(w io.Writer, results []result, baselines map[string]time.Duration, o
 		extra := r.CPUPerRequest - baselines["RS256"]
 		check(r.Name, "refresh_token RS256: server CPU beyond the signature ≤ 1ms", extra <= time.Millisecond, round(extra).String())
 	}
+	signinTarget(w, check, byName)
 	for _, r := range results {
 		if r.Errors > 0 {
 			fmt.Fprintf(w, "  %s: %d non-200 answers %v\n", r.Name, r.Errors, r.ByStatus)

@@ -10,9 +10,9 @@ import (
 	"github.com/rotor-idp/rotor/idp"
 )
 
-// ExchangeCode implements idp.CodeStore in one write transaction: read the
-// code under the database's write lock (which makes it single use), redeem
-// it, ask decide, and insert the family it wants.
+// ExchangeCode implements idp.CodeStore in one write transaction: redeem the
+// code under the database's write lock (which makes it single use), ask
+// decide, and insert the family it wants.
 func (s *Store) ExchangeCode(ctx context.Context, hash []byte, clientID string, now time.Time, decide func(idp.AuthCode) (idp.CodeExchange, error)) (idp.AuthCode, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -22,8 +22,22 @@ func (s *Store) ExchangeCode(ctx context.Context, hash []byte, clientID string, 
 		refused error // decide's error
 	)
 	err := s.write(ctx, false, func(tx *sql.Tx) error {
-		var err error
 		kind, refused = nil, nil
+		// The common case in one statement: the WHERE clause is the whole
+		// single-use rule. Anything else is read to find out why.
+		var err error
+		c, err = scanCode(tx.StmtContext(ctx, s.stmts.exchangeCode).QueryRowContext(ctx, hash, clientID, micros(now)))
+		if err == nil {
+			ex, err := decide(c)
+			if err != nil || ex.Family == nil {
+				refused = err
+				return nil
+			}
+			return s.insertCodeFamily(ctx, tx, c, ex)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		c, err = scanCode(tx.StmtContext(ctx, s.stmts.codeByHash).QueryRowContext(ctx, hash, clientID))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -36,20 +50,9 @@ func (s *Store) ExchangeCode(ctx context.Context, hash []byte, clientID string, 
 		case !c.RevokedAt.IsZero():
 			kind = idp.ErrRevoked
 			return nil
-		case micros(now) >= micros(c.ExpiresAt):
-			kind = idp.ErrCodeExpired
-			return nil
 		}
-		c.RedeemedAt = fromMicros(micros(now))
-		if _, err := tx.StmtContext(ctx, s.stmts.redeemCode).ExecContext(ctx, micros(now), hash); err != nil {
-			return err
-		}
-		ex, err := decide(c)
-		if err != nil || ex.Family == nil {
-			refused = err
-			return nil
-		}
-		return s.insertCodeFamily(ctx, tx, c, ex)
+		kind = idp.ErrCodeExpired
+		return nil
 	})
 	switch {
 	case err != nil:

@@ -21,6 +21,7 @@ type stmts struct {
 	familyCode    *sql.Stmt
 	codeByHash    *sql.Stmt
 	redeemCode    *sql.Stmt
+	exchangeCode  *sql.Stmt
 
 	// Reader statements.
 	refreshStateR *sql.Stmt
@@ -86,6 +87,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.familyCode = prep(w, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`)
 	s.codeByHash = prep(w, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`)
 	s.redeemCode = prep(w, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ?`)
+	s.exchangeCode = prep(w, `UPDATE auth_codes SET redeemed_at = ?3
+WHERE hash = ?1 AND client_id = ?2 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?3
+RETURNING `+codeColumns)
 
 	s.refreshStateR = prep(r, refreshStateSQL)
 	s.tokenExists = prep(r, `SELECT 1 FROM refresh_tokens WHERE hash = ?`)
