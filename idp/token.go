@@ -3,6 +3,7 @@ package idp
 import (
 	"net/http"
 	"slices"
+	"strconv"
 )
 
 // Grant types Rotor implements (RFC 6749 §4.3, §4.4, §6).
@@ -32,7 +33,27 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeAppended(w, http.StatusOK, resp.appendJSON)
+}
+
+// appendJSON appends the response as the JSON object encoding/json would
+// write for it (a test holds the two equal), without reflection.
+func (t *tokenResponse) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"access_token":`...)
+	dst = appendJSONString(dst, t.AccessToken)
+	dst = append(dst, `,"token_type":`...)
+	dst = appendJSONString(dst, t.TokenType)
+	dst = append(dst, `,"expires_in":`...)
+	dst = strconv.AppendInt(dst, t.ExpiresIn, 10)
+	if t.RefreshToken != "" {
+		dst = append(dst, `,"refresh_token":`...)
+		dst = appendJSONString(dst, t.RefreshToken)
+	}
+	if t.Scope != "" {
+		dst = append(dst, `,"scope":`...)
+		dst = appendJSONString(dst, t.Scope)
+	}
+	return append(dst, '}')
 }
 
 func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
