@@ -121,7 +121,10 @@ func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, 
 		claims.AuthTime = authTime.Unix()
 	}
 	var buf [512]byte // claims are a few hundred bytes: no allocation
-	tok, err := k.Sign(claims.appendJSON(buf[:0]))
+	payload := claims.appendJSON(buf[:0])
+	s.signing.acquire()
+	tok, err := k.Sign(payload)
+	s.signing.release()
 	if err != nil {
 		return nil, errServer(err)
 	}

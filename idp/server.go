@@ -110,6 +110,7 @@ type server struct {
 	accounts *throttle
 	address  *throttle
 	metadata []byte
+	signing  *signQueue
 
 	clientCache *clientCache
 }
@@ -136,6 +137,8 @@ func newServer(cfg Config, deps Deps) *server {
 		hasher:   newHasher(cfg.Argon2, cfg.HashConcurrency, cfg.HashWait),
 		accounts: newThrottle(cfg.Throttle.AccountBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
 		address:  newThrottle(cfg.Throttle.AddressBurst, cfg.Throttle.Window, cfg.Throttle.MaxTrackedKey),
+
+		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}

@@ -234,12 +234,15 @@ func scenarios(d *deployment, client *http.Client, saturation int) []scenario {
 				}},
 		)
 	}
+	jwks := func(context.Context) (func(context.Context) (int, error), error) {
+		return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
+	}
+	// The JWKS at the same concurrency is the floor of the saturation
+	// scenarios: a precomputed body, no signature, no queue of Rotor's own.
 	out = append(out, saturated...)
 	out = append(out,
-		scenario{name: "jwks", server: d.rotor,
-			worker: func(context.Context) (func(context.Context) (int, error), error) {
-				return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
-			}},
+		scenario{name: "saturation/jwks", server: d.rotor, conns: saturation, worker: jwks},
+		scenario{name: "jwks", server: d.rotor, worker: jwks},
 		scenario{name: "example-api/cached-token", server: d.api,
 			worker: func(ctx context.Context) (func(context.Context) (int, error), error) {
 				status, body, err := post(ctx, "cc-EdDSA", url.Values{"grant_type": {"client_credentials"}})
@@ -392,6 +395,9 @@ func report(w io.Writer, results []result, baselines map[string]time.Duration, o
 			tail := float64(r.P99) / float64(r.P50)
 			check(r.Name, fmt.Sprintf("client_credentials %s, %d clients: p99 ≤ 3× p50", alg, r.Conns), tail <= 3, fmt.Sprintf("%.1f×", tail))
 		}
+	}
+	if r, ok := byName["saturation/jwks"]; ok && r.P50 > 0 {
+		fmt.Fprintf(w, "  %-58s %.1f×\n", fmt.Sprintf("(floor: JWKS, %d clients, p99 / p50)", r.Conns), float64(r.P99)/float64(r.P50))
 	}
 	for _, r := range results {
 		if r.Errors > 0 {
