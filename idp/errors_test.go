@@ -32,7 +32,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}{
 		{name: "no grant_type", body: form("scope", "read"), auth: basicAuth("svc", svc), status: 400, code: "invalid_request"},
 		{name: "unknown grant_type", body: form("grant_type", "urn:made:up"), auth: basicAuth("svc", svc), status: 400, code: "unsupported_grant_type"},
-		{name: "authorization_code not implemented", body: form("grant_type", "authorization_code", "code", "x"), auth: basicAuth("svc", svc), status: 400, code: "unsupported_grant_type"},
+		{name: "authorization_code not allowed for client", body: form("grant_type", "authorization_code", "code", "x"), auth: basicAuth("svc", svc), status: 400, code: "unauthorized_client"},
 		{name: "grant not allowed for client", body: form("grant_type", "password", "username", "alice", "password", "correct horse battery staple"), auth: basicAuth("svc", svc), status: 400, code: "unauthorized_client"},
 		{name: "repeated parameter", body: form("grant_type", "client_credentials", "scope", "read", "scope", "read"), auth: basicAuth("svc", svc), status: 400, code: "invalid_request"},
 		{name: "JSON body", body: `{"grant_type":"client_credentials"}`, contentType: "application/json", auth: basicAuth("svc", svc), status: 400, code: "invalid_request"},

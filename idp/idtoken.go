@@ -110,7 +110,10 @@ func (s *server) idToken(k *keys.SigningKey, c Client, ac AuthCode, accessToken 
 		Nonce: ac.Nonce, ATHash: atHash(k.Alg, accessToken), SID: ac.SessionID, AMR: ac.AMR,
 	}
 	var buf [768]byte
-	tok, err := k.AppendSignJWT(nil, claims.appendJSON(buf[:0]))
+	payload := claims.appendJSON(buf[:0])
+	s.signing.acquire()
+	tok, err := k.AppendSignJWT(nil, payload)
+	s.signing.release()
 	if err != nil {
 		return "", errServer(err)
 	}

@@ -71,7 +71,7 @@ func (s *server) buildMetadata() []byte {
 		ScopesSupported:        []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess},
 		ResponseTypesSupported: []string{"code"},
 		ResponseModesSupported: []string{"query"},
-		GrantTypesSupported:    []string{GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		GrantTypesSupported:    grantTypes,
 		SubjectTypesSupported:  []string{"public"},
 		IDTokenAlgs:            idAlgs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "amr",

@@ -159,6 +159,7 @@ type server struct {
 	pages    *pages
 	cookies  cookieNames
 	forms    formKeys
+	signing  *signQueue
 
 	clientCache *clientCache
 }
@@ -195,6 +196,8 @@ func newServer(cfg Config, deps Deps) *server {
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
 		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}

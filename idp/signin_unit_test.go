@@ -118,6 +118,19 @@ func TestIDClaimsJSON(t *testing.T) {
 	}
 }
 
+// TestTokenResponseIDToken holds the token response with an ID token equal
+// to what encoding/json writes.
+func TestTokenResponseIDToken(t *testing.T) {
+	r := tokenResponse{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900, RefreshToken: "rtr_x", Scope: "openid", IDToken: "d.e.f"}
+	want, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(r.appendJSON(nil))); diff != "" {
+		t.Errorf("(-encoding/json +appendJSON):\n%s", diff)
+	}
+}
+
 func TestATHash(t *testing.T) {
 	// The access token and at_hash of OpenID Connect Core's examples
 	// (Appendix A), RS256: the left half of SHA-256.
