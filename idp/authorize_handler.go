@@ -5,6 +5,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"time"
 )
 
 // handleAuthorize is the authorization endpoint (RFC 6749 §3.1). GET reads
@@ -31,12 +33,44 @@ func (s *server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
+	if req.sessionIsEnough() && s.codeFromSession(w, r, req, now) {
+		return
+	}
 	se, err := s.currentSession(r, now)
 	if err != nil {
 		s.renderFailure(w, r, err)
 		return
 	}
 	s.continueSignIn(w, r, req, se, false, false, now)
+}
+
+// sessionIsEnough reports whether a live session is all that req needs for
+// a code: a first-party client (no consent), and neither prompt=login,
+// prompt=consent nor max_age.
+func (req *authzRequest) sessionIsEnough() bool {
+	return req.client.FirstParty && !req.prompt.login && !req.prompt.consent && req.maxAge < 0
+}
+
+// codeFromSession is the common case of single sign-on in one store call:
+// it stores a code in the browser's session and redirects, and reports
+// whether it did. Without a live session it does nothing, and the request
+// takes the ordinary path (the login page, or login_required).
+func (s *server) codeFromSession(w http.ResponseWriter, r *http.Request, req *authzRequest, now time.Time) bool {
+	hash, ok := secretHash(cookieValue(r, s.cookies.session))
+	if !ok {
+		return false
+	}
+	code, se, err := s.storeCode(r, req, hash, now)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		s.renderFailure(w, r, err)
+		return true
+	}
+	s.touch(r, &se, now)
+	s.redirectToClient(w, r, req.redirectURI, url.Values{"code": {code}, "state": {req.state}})
+	return true
 }
 
 // readPageForm reads the size-limited form body of a POST from one of

@@ -2,7 +2,6 @@ package idp
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,29 +15,31 @@ import (
 // most ten minutes; a browser redirect takes seconds).
 const CodeTTL = 60 * time.Second
 
-// issueCode stores a code for the signed-in user and sends the browser back
-// to the client with it.
+// issueCode stores a code in the browser's session and sends the browser
+// back to the client with it. If the session ended in between (the store
+// refuses a code for an ended session), the sign-in starts over.
 func (s *server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, se *Session, now time.Time) {
-	code, hash := newSecret()
-	ac := AuthCode{
-		Hash: hash, ClientID: req.client.ID, UserID: se.UserID, SessionID: se.ID,
-		RedirectURI: req.redirectParam, CodeChallenge: req.codeChallenge,
-		Scope: strings.Join(req.scope, " "), Nonce: req.nonce,
-		AuthTime: se.AuthTime, AMR: se.AMR, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
-	}
-	err := s.codes.CreateCode(r.Context(), ac)
-	if errors.Is(err, ErrNotFound) {
-		// The client was deleted, or the user disabled, since the request
-		// was checked: nothing to send the browser back with but an error.
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "authorization code refused", slog.String("client_id", req.client.ID), slog.String("error", err.Error()))
-		s.authzFail(w, r, req, authzRedirectError("access_denied", "the sign-in can no longer be completed"))
-		return
-	}
-	if err != nil {
+	code, _, err := s.storeCode(r, req, se.Hash, now)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.continueSignIn(w, r, req, nil, false, false, now)
+	case err != nil:
 		s.renderFailure(w, r, err)
-		return
+	default:
+		s.redirectToClient(w, r, req.redirectURI, url.Values{"code": {code}, "state": {req.state}})
 	}
-	s.redirectToClient(w, r, req.redirectURI, url.Values{"code": {code}, "state": {req.state}})
+}
+
+// storeCode stores a new code for req in the session whose cookie hashes to
+// sessionHash, and returns the code and the session. ErrNotFound if that
+// session is not live (or its user is disabled, or the client is gone).
+func (s *server) storeCode(r *http.Request, req *authzRequest, sessionHash []byte, now time.Time) (string, Session, error) {
+	code, hash := newSecret()
+	se, err := s.codes.CreateSessionCode(r.Context(), sessionHash, now, AuthCode{
+		Hash: hash, ClientID: req.client.ID, RedirectURI: req.redirectParam, CodeChallenge: req.codeChallenge,
+		Scope: strings.Join(req.scope, " "), Nonce: req.nonce, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+	})
+	return code, se, err
 }
 
 // authzFail answers a refused authorization request: a page when the

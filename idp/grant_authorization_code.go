@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Why a code exchange was refused; logged, never sent (the client gets the
@@ -57,16 +58,47 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 		return nil, err
 	}
 	now := s.now()
+	var (
+		ac      AuthCode
+		refresh string
+	)
+	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		ac, refresh, err = s.exchangeWithFamily(r, c, hash, verifier, f.get("redirect_uri"), now)
+	} else {
+		// No family can come of it: the code is redeemed in one statement,
+		// and the checks follow.
+		if ac, err = s.codes.ExchangeCode(r.Context(), hash, c.ID, now, nil); err == nil {
+			err = checkExchange(ac, verifier, f.get("redirect_uri"))
+		}
+	}
+	if err != nil {
+		return nil, s.codeRefused(r, c, ac, err)
+	}
+	scope, _ := parseScope(ac.Scope)
+	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = refresh
+	if slices.Contains(scope, ScopeOpenID) {
+		if resp.IDToken, err = s.idToken(idk, c, ac, resp.AccessToken, now); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// exchangeWithFamily redeems the code and, if it gets a refresh token,
+// starts its family in the same transaction; it returns the code and the
+// refresh token ("" for none).
+func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, verifier, redirectURI string, now time.Time) (AuthCode, string, error) {
 	refresh, refreshHash := newRefreshToken()
-	familyID, redirectURI := randomID(), f.get("redirect_uri")
+	familyID := randomID()
 	issued := false
 	ac, err := s.codes.ExchangeCode(r.Context(), hash, c.ID, now, func(ac AuthCode) (CodeExchange, error) {
 		issued = false
-		switch {
-		case !pkceMatch(verifier, ac.CodeChallenge):
-			return CodeExchange{}, errPKCEMismatch
-		case redirectURI != ac.RedirectURI:
-			return CodeExchange{}, errRedirectURI
+		if err := checkExchange(ac, verifier, redirectURI); err != nil {
+			return CodeExchange{}, err
 		}
 		if scope, _ := parseScope(ac.Scope); !issuesRefresh(c, scope) {
 			return CodeExchange{}, nil
@@ -77,23 +109,23 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 			First:  &RefreshToken{Hash: refreshHash, FamilyID: familyID, IssuedAt: now},
 		}, nil
 	})
-	if err != nil {
-		return nil, s.codeRefused(r, c, ac, err)
+	if err != nil || !issued {
+		return ac, "", err
 	}
-	scope, _ := parseScope(ac.Scope)
-	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now)
-	if err != nil {
-		return nil, err
+	return ac, refresh, nil
+}
+
+// checkExchange is what the token request must repeat of the authorization
+// request: the PKCE verifier of its challenge (RFC 7636 §4.6) and its
+// redirect_uri, exactly, or none if it had none (RFC 6749 §4.1.3).
+func checkExchange(ac AuthCode, verifier, redirectURI string) error {
+	switch {
+	case !pkceMatch(verifier, ac.CodeChallenge):
+		return errPKCEMismatch
+	case redirectURI != ac.RedirectURI:
+		return errRedirectURI
 	}
-	if issued {
-		resp.RefreshToken = refresh
-	}
-	if slices.Contains(scope, ScopeOpenID) {
-		if resp.IDToken, err = s.idToken(idk, c, ac, resp.AccessToken, now); err != nil {
-			return nil, err
-		}
-	}
-	return resp, nil
+	return nil
 }
 
 // issuesRefresh decides whether a code exchange gets a refresh token: only

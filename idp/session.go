@@ -113,23 +113,33 @@ func (s *server) currentSession(r *http.Request, now time.Time) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	if now.Sub(se.LastSeenAt) >= touchEvery {
-		idle := now.Add(s.cfg.SessionIdleTTL)
-		switch err := s.sessions.TouchSession(r.Context(), se.ID, now, idle); {
-		case errors.Is(err, ErrNotFound):
-			return nil, nil // ended in between
-		case err != nil:
-			// The session is live; a missed touch only means it may
-			// idle out a minute early.
-			s.log.LogAttrs(r.Context(), slog.LevelWarn, "session touch failed", slog.String("error", err.Error()))
-		default:
-			se.LastSeenAt, se.IdleExpiresAt = now, idle
-			if idle.After(se.ExpiresAt) {
-				se.IdleExpiresAt = se.ExpiresAt
-			}
-		}
+	if !s.touch(r, &se, now) {
+		return nil, nil // ended in between
 	}
 	return &se, nil
+}
+
+// touch moves the session's idle expiry on when it was last seen more than
+// touchEvery ago. It reports false if the session has ended meanwhile.
+func (s *server) touch(r *http.Request, se *Session, now time.Time) bool {
+	if now.Sub(se.LastSeenAt) < touchEvery {
+		return true
+	}
+	idle := now.Add(s.cfg.SessionIdleTTL)
+	switch err := s.sessions.TouchSession(r.Context(), se.ID, now, idle); {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		// The session is live; a missed touch only means it may idle out
+		// a minute early.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "session touch failed", slog.String("error", err.Error()))
+	default:
+		se.LastSeenAt, se.IdleExpiresAt = now, idle
+		if idle.After(se.ExpiresAt) {
+			se.IdleExpiresAt = se.ExpiresAt
+		}
+	}
+	return true
 }
 
 // startSession creates a session for a user who just signed in with a

@@ -62,6 +62,19 @@ type CodeStore interface {
 	// with disabling, as CreateSession is).
 	CreateCode(ctx context.Context, c AuthCode) error
 
+	// CreateSessionCode stores c as a code of the browser session whose Hash
+	// is sessionHash, if that session is live at now and its user enabled,
+	// and returns the session; c's SessionID, UserID, AuthTime and AMR are
+	// taken from the session, whatever c says. It is serialised with ending
+	// the session (and with disabling the user and changing the password):
+	// either the code is stored while the session exists, and the session's
+	// end revokes it, or the session has ended and nothing is stored. A code
+	// is never created for a session that has ended. ErrNotFound, and
+	// nothing stored, if there is no such live session of an enabled user,
+	// or the client does not exist. One statement or transaction: the
+	// authorization endpoint's store work for a browser with a session.
+	CreateSessionCode(ctx context.Context, sessionHash []byte, now time.Time, c AuthCode) (Session, error)
+
 	// RedeemCode marks the code with this hash redeemed at now and returns
 	// it, if it belongs to clientID and is unredeemed, unrevoked and not
 	// expired at now (now before ExpiresAt). Single use is enforced in one
@@ -101,7 +114,9 @@ type CodeStore interface {
 	// If creating the family fails, nothing commits (the code stays
 	// unredeemed) and the error is returned. decide may run more than once
 	// if the store retries, so it must have no side effects beyond its
-	// return value.
+	// return value. A nil decide creates no family: the code is redeemed,
+	// and what the store cannot check is the caller's to check afterwards
+	// (a failed check has used the code up all the same).
 	ExchangeCode(ctx context.Context, hash []byte, clientID string, now time.Time, decide func(AuthCode) (CodeExchange, error)) (AuthCode, error)
 
 	// PurgeCodes deletes every code that expired before cutoff, redeemed or

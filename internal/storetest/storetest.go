@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
 	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })
 	t.Run("CodeExchange", func(t *testing.T) { TestCodeExchange(t, open) })
+	t.Run("SessionCode", func(t *testing.T) { TestSessionCode(t, open) })
 	t.Run("ConsentStore", func(t *testing.T) { TestConsentStore(t, open) })
 	t.Run("KeyStore", func(t *testing.T) { TestKeyStore(t, open) })
 	t.Run("Watcher", func(t *testing.T) { TestWatcher(t, open) })

@@ -28,6 +28,9 @@ func (s *Store) ExchangeCode(ctx context.Context, hash []byte, clientID string, 
 		var err error
 		c, err = scanCode(tx.StmtContext(ctx, s.stmts.exchangeCode).QueryRowContext(ctx, hash, clientID, micros(now)))
 		if err == nil {
+			if decide == nil {
+				return nil
+			}
 			ex, err := decide(c)
 			if err != nil || ex.Family == nil {
 				refused = err

@@ -22,6 +22,7 @@ type stmts struct {
 	codeByHash    *sql.Stmt
 	redeemCode    *sql.Stmt
 	exchangeCode  *sql.Stmt
+	sessionCode   *sql.Stmt
 
 	// Reader statements.
 	refreshStateR *sql.Stmt
@@ -87,6 +88,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.familyCode = prep(w, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`)
 	s.codeByHash = prep(w, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`)
 	s.redeemCode = prep(w, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ?`)
+	s.sessionCode = prep(w, `SELECT `+sessionColumns+` FROM browser_sessions
+WHERE hash = ?1 AND idle_expires_at > ?2 AND expires_at > ?2`)
 	s.exchangeCode = prep(w, `UPDATE auth_codes SET redeemed_at = ?3
 WHERE hash = ?1 AND client_id = ?2 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?3
 RETURNING `+codeColumns)
