@@ -285,6 +285,3 @@ func carriedParams(q url.Values) string {
 // carried is what the forms of Rotor's pages carry to the next step: the
 // request's parameters, canonical. Only pages need it, so it is built then.
 func (req *authzRequest) carried() string { return carriedParams(req.params) }
-
-// openID reports whether the request is an OpenID Connect one.
-func (req *authzRequest) openID() bool { return slices.Contains(req.scope, ScopeOpenID) }

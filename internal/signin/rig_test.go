@@ -168,17 +168,6 @@ func (rp *relyingParty) next(t *testing.T) url.Values {
 	}
 }
 
-// drain forgets earlier requests.
-func (rp *relyingParty) drain() {
-	for {
-		select {
-		case <-rp.hits:
-		default:
-			return
-		}
-	}
-}
-
 // screenshotDir is where the screenshots go: ROTOR_SCREENSHOT_DIR when set
 // (to refresh docs/), else the test's temporary directory.
 func screenshotDir(t *testing.T) string {
