@@ -26,8 +26,9 @@ type Stores struct {
 	Codes    idp.CodeStore
 	Consents idp.ConsentStore
 	Keys     keys.Store
-	// Watcher is nil for stores that only one process uses; the Watcher
-	// suite then skips.
+	// Watcher tells replicas about key changes other processes commit.
+	// Every store must have one (several processes share each kind: the
+	// replicas, and the admin commands): the Watcher suite fails without.
 	Watcher keys.Watcher
 	// Reopen opens another handle on the same database, as another process
 	// would, closed when t ends; concurrency tests spread their goroutines
