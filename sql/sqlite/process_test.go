@@ -71,6 +71,11 @@ func TestHelperProcess(t *testing.T) {
 		if wins, err = raceWork(context.Background(), s, "child", n); err == nil {
 			say("wins %s", strings.Trim(fmt.Sprint(wins), "[]"))
 		}
+	case "refuse":
+		c := refuseCalls(context.Background(), dir)
+		say("open %q", c.open)
+		say("migrate %q", c.migrate)
+		say("lock %q", c.lock)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
