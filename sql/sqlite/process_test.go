@@ -68,8 +68,17 @@ func TestHelperProcess(t *testing.T) {
 		}
 		n, _ := strconv.Atoi(os.Getenv(helperNEnv))
 		var wins []int
-		if wins, err = raceWork(context.Background(), s, "child", n); err == nil {
-			say("wins %s", strings.Trim(fmt.Sprint(wins), "[]"))
+		if wins, err = raceTokens(context.Background(), s, "child", n); err != nil {
+			break
+		}
+		say("wins %s", strings.Trim(fmt.Sprint(wins), "[]"))
+		if !in.Scan() || in.Text() != "lanes" {
+			err = errors.New("no lanes from the parent")
+			break
+		}
+		var lanes span
+		if lanes, err = raceLanes(context.Background(), s, n); err == nil {
+			say("lanes %d %d", lanes.from.UnixNano(), lanes.to.UnixNano())
 		}
 	case "refuse":
 		c := refuseCalls(context.Background(), dir)
@@ -263,12 +272,16 @@ func TestLockCreatesDir(t *testing.T) {
 // runs, so that the race is within each process as well as between them.
 const raceWorkers = 4
 
-// raceWork is one process's part in TestTwoProcessesRace. Each of its
-// goroutines tries to rotate every one of the n first tokens, starting at a
-// different one and wrapping around, so that goroutines of both processes
-// collide all along; raceWork returns the tokens this process won. Then the
-// goroutines add n keys to the EdDSA lane, each named after the lane's size.
-func raceWork(ctx context.Context, s *sqlite.Store, who string, n int) ([]int, error) {
+// span is a stretch of wall-clock time, comparable across processes.
+type span struct{ from, to time.Time }
+
+func (a span) overlaps(b span) bool { return a.from.Before(b.to) && b.from.Before(a.to) }
+
+// raceTokens is one process's first part in TestTwoProcessesRace. Each of
+// its goroutines tries to rotate every one of the n first tokens, starting
+// at a different one and wrapping around, so that goroutines of both
+// processes collide all along; it returns the tokens this process won.
+func raceTokens(ctx context.Context, s *sqlite.Store, who string, n int) ([]int, error) {
 	offset := 0
 	if who == "child" {
 		offset = n / (2 * raceWorkers) // between the parent's starting points
@@ -302,6 +315,23 @@ func raceWork(ctx context.Context, s *sqlite.Store, who string, n int) ([]int, e
 					mu.Unlock()
 				}
 			}
+		})
+	}
+	wg.Wait()
+	return wins, errors.Join(errs...)
+}
+
+// raceLanes is the second part: the goroutines add n keys to the EdDSA lane,
+// each named after the lane's size. It returns when the process was
+// updating the lane, from its first call to the return of its last.
+func raceLanes(ctx context.Context, s *sqlite.Store, n int) (span, error) {
+	var (
+		errs = make([]error, raceWorkers)
+		wg   sync.WaitGroup
+	)
+	when := span{from: time.Now()}
+	for g := range raceWorkers {
+		wg.Go(func() {
 			for range n / raceWorkers {
 				err := s.UpdateLane(ctx, keys.EdDSA, func(lane []keys.Record) (keys.Change, error) {
 					return keys.Change{Insert: []keys.Record{testKey(fmt.Sprint("k", len(lane)), keys.EdDSA, keys.StateRetired)}}, nil
@@ -314,7 +344,8 @@ func raceWork(ctx context.Context, s *sqlite.Store, who string, n int) ([]int, e
 		})
 	}
 	wg.Wait()
-	return wins, errors.Join(errs...)
+	when.to = time.Now()
+	return when, errors.Join(errs...)
 }
 
 func raceToken(i int) []byte             { return hashOf(fmt.Sprint("race token ", i)) }
@@ -323,8 +354,26 @@ func raceChild(who string, i int) []byte { return hashOf(fmt.Sprint("race child 
 // TestTwoProcessesRace runs the same work in this process and another one
 // at once on one data directory: both migrate the fresh directory
 // together, each token is rotated by exactly one of them, and lane updates
-// are serialised across the two (every key name distinct).
+// are serialised across the two (every key name distinct). A round where
+// one process happened to finish before the other started tests nothing, so
+// the test repeats until a round shows the two overlapped, or fails.
 func TestTwoProcessesRace(t *testing.T) {
+	const rounds = 5
+	for round := range rounds {
+		if raceRound(t, round) {
+			return
+		}
+		if t.Failed() {
+			return
+		}
+	}
+	t.Fatalf("in %d rounds the two processes never overlapped: the race was not run", rounds)
+}
+
+// raceRound is one round of TestTwoProcessesRace on a fresh directory; it
+// reports whether the processes overlapped: both won tokens, and both were
+// updating the lane at the same time.
+func raceRound(t *testing.T, round int) (overlapped bool) {
 	const n = 40
 	dir := t.TempDir()
 	other := startChild(t, "race", dir, fmt.Sprint(helperNEnv, "=", n))
@@ -340,30 +389,32 @@ func TestTwoProcessesRace(t *testing.T) {
 	}
 
 	other.send(t, "go")
-	mine, err := raceWork(t.Context(), s, "parent", n)
+	mine, err := raceTokens(t.Context(), s, "parent", n)
 	if err != nil {
 		t.Fatalf("this process: %v", err)
 	}
-	line := other.expect(t, "wins")
+	theirs := ints(t, other.expect(t, "wins"))
+	// Then the lanes, started together.
+	other.send(t, "lanes")
+	myLanes, err := raceLanes(t.Context(), s, n)
+	if err != nil {
+		t.Fatalf("this process: %v", err)
+	}
+	var theirLanes span
+	if l := ints(t, other.expect(t, "lanes")); len(l) == 2 {
+		theirLanes = span{time.Unix(0, int64(l[0])), time.Unix(0, int64(l[1]))}
+	}
 	if err := other.exit(t); err != nil {
 		t.Fatalf("other process: %v", err)
 	}
-	var childWins []int
-	for _, f := range strings.Fields(line) {
-		i, err := strconv.Atoi(f)
-		if err != nil {
-			t.Fatalf("other process said wins %q", line)
-		}
-		childWins = append(childWins, i)
-	}
-	parent, theirs := winners(t, "parent", mine), winners(t, "child", childWins)
+	parent, child := winners(t, "parent", mine), winners(t, "child", theirs)
 	for i := range n {
 		winner, loser := "parent", "child"
-		if parent[i] == theirs[i] {
-			t.Errorf("token %d: won by parent %v, by child %v; want exactly one", i, parent[i], theirs[i])
+		if parent[i] == child[i] {
+			t.Errorf("token %d: won by parent %v, by child %v; want exactly one", i, parent[i], child[i])
 			continue
 		}
-		if theirs[i] {
+		if child[i] {
 			winner, loser = loser, winner
 		}
 		st, err := s.LookupRefresh(t.Context(), raceToken(i))
@@ -377,7 +428,6 @@ func TestTwoProcessesRace(t *testing.T) {
 			t.Errorf("token %d: the %s's token exists (%v)", i, loser, err)
 		}
 	}
-	t.Logf("parent won %d tokens, child %d", len(parent), len(theirs))
 
 	ring, err := s.Keys(t.Context())
 	if err != nil {
@@ -395,6 +445,25 @@ func TestTwoProcessesRace(t *testing.T) {
 			t.Errorf("key k%d missing: lane updates were not serialised (ring has %d keys)", i, len(ring))
 		}
 	}
+	// Both winning tokens means both were rotating at once: each tries
+	// every token, so one that finished first would have won them all.
+	lanes := myLanes.overlaps(theirLanes)
+	t.Logf("round %d: parent won %d tokens, child %d; lane updates overlapped in time: %v", round, len(parent), len(child), lanes)
+	return len(parent) > 0 && len(child) > 0 && lanes
+}
+
+// ints parses the numbers of a helper's line.
+func ints(t *testing.T, line string) []int {
+	t.Helper()
+	var out []int
+	for _, f := range strings.Fields(line) {
+		i, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("other process said %q", line)
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // winners turns a process's wins into a set, failing on a token it won twice.
