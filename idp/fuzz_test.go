@@ -2,6 +2,7 @@ package idp
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -90,11 +91,27 @@ func FuzzParseForm(f *testing.F) {
 	f.Add("%zz=1")
 	f.Add("=&&=")
 	f.Add(strings.Repeat("x=1&", 50))
+	f.Add(strings.Repeat("&", 70))
+	f.Add("a=1;b=2")
+	f.Add("a+b=c+d&e%20f=%41")
+	f.Add("a=&a=1")
+	f.Add("a&b&c")
 	s := newTestServer()
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		got, err := s.parseForm(httptest.NewRecorder(), r)
+		// Whatever parses, parses as url.ParseQuery reads it, minus empty
+		// values; and what url.ParseQuery reads without repeats parses.
+		want, qerr := url.ParseQuery(body)
+		repeated := false
+		for _, v := range want {
+			repeated = repeated || len(v) > 1
+		}
+		readable := qerr == nil && !repeated && strings.Count(body, "&") < maxFormParams && int64(len(body)) <= s.cfg.MaxBodyBytes
+		if (err == nil) != readable {
+			t.Fatalf("parseForm(%q): err = %v; url.ParseQuery: err = %v, repeated %v", body, err, qerr, repeated)
+		}
 		if err != nil {
 			oe := asOAuthError(err)
 			if oe.Code != "invalid_request" {
@@ -105,11 +122,29 @@ func FuzzParseForm(f *testing.F) {
 			}
 			return
 		}
-		want, _ := url.ParseQuery(body)
 		for k, v := range got {
 			if len(want[k]) != 1 || want[k][0] != v || v == "" {
 				t.Fatalf("parameter %q = %q, query parses as %q", k, v, want[k])
 			}
+		}
+		for k, v := range want {
+			if v[0] != "" && got[k] != v[0] {
+				t.Fatalf("parameter %q missing; query parses as %q", k, v)
+			}
+		}
+	})
+}
+
+// FuzzAppendJSONString holds the hand-written JSON of the token endpoint to
+// what encoding/json writes, for any string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "<&>", "\x00\x1f\x7f", "é", "\xff", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("appendJSONString(%q) = %s, want x%s", s, got, want)
 		}
 	})
 }

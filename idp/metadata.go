@@ -37,7 +37,7 @@ func (s *server) buildMetadata() []byte {
 		JWKSURI:                          base + "/.well-known/jwks.json",
 		RevocationEndpoint:               base + "/oauth2/revoke",
 		IntrospectionEndpoint:            base + "/oauth2/introspect",
-		GrantTypesSupported:              []string{GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		GrantTypesSupported:              grantTypes,
 		ResponseTypesSupported:           []string{}, // no authorization endpoint yet
 		TokenEndpointAuthMethods:         auth,
 		RevocationEndpointAuthMethods:    auth,

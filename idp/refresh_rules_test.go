@@ -23,11 +23,11 @@ func TestDecideRefresh(t *testing.T) {
 	revoked.RevokedAt = t0.Add(time.Second)
 
 	tests := []struct {
-		name    string
-		st      RefreshState
-		req     refreshRequest
-		want    RefreshUpdate
-		wantErr error
+		name        string
+		st          RefreshState
+		req         refreshRequest
+		want        RefreshUpdate
+		wantRefusal error
 	}{
 		{
 			name: "unspent token rotates",
@@ -36,29 +36,29 @@ func TestDecideRefresh(t *testing.T) {
 			want: RefreshUpdate{SpendToken: t0.Add(time.Hour), Issue: &RefreshToken{Hash: newHash, FamilyID: "fam", Parent: tok.Hash, IssuedAt: t0.Add(time.Hour)}},
 		},
 		{
-			name:    "another client's token changes nothing",
-			st:      RefreshState{Family: fam, Token: tok},
-			req:     refreshRequest{clientID: "other", now: t0.Add(time.Hour), newHash: newHash},
-			wantErr: errRefreshWrongClient,
+			name:        "another client's token changes nothing",
+			st:          RefreshState{Family: fam, Token: tok},
+			req:         refreshRequest{clientID: "other", now: t0.Add(time.Hour), newHash: newHash},
+			wantRefusal: errRefreshWrongClient,
 		},
 		{
-			name:    "revoked family",
-			st:      RefreshState{Family: revoked, Token: tok},
-			req:     refreshRequest{clientID: "app", now: t0.Add(time.Hour), newHash: newHash},
-			wantErr: errRefreshRevoked,
+			name:        "revoked family",
+			st:          RefreshState{Family: revoked, Token: tok},
+			req:         refreshRequest{clientID: "app", now: t0.Add(time.Hour), newHash: newHash},
+			wantRefusal: errRefreshRevoked,
 		},
 		{
-			name:    "expired family, at the exact expiry",
-			st:      RefreshState{Family: fam, Token: tok},
-			req:     refreshRequest{clientID: "app", now: fam.ExpiresAt, newHash: newHash},
-			wantErr: errRefreshExpired,
+			name:        "expired family, at the exact expiry",
+			st:          RefreshState{Family: fam, Token: tok},
+			req:         refreshRequest{clientID: "app", now: fam.ExpiresAt, newHash: newHash},
+			wantRefusal: errRefreshExpired,
 		},
 		{
-			name:    "spent token revokes the family",
-			st:      RefreshState{Family: fam, Token: spent, Successor: succ},
-			req:     refreshRequest{clientID: "app", now: t0.Add(time.Hour), newHash: newHash},
-			want:    RefreshUpdate{RevokeAt: t0.Add(time.Hour), RevokeReason: "refresh_token_reuse"},
-			wantErr: errRefreshReused,
+			name:        "spent token revokes the family",
+			st:          RefreshState{Family: fam, Token: spent, Successor: succ},
+			req:         refreshRequest{clientID: "app", now: t0.Add(time.Hour), newHash: newHash},
+			want:        RefreshUpdate{RevokeAt: t0.Add(time.Hour), RevokeReason: "refresh_token_reuse"},
+			wantRefusal: errRefreshReused,
 		},
 		{
 			name: "retry within the reuse interval replaces the unused successor",
@@ -67,18 +67,18 @@ func TestDecideRefresh(t *testing.T) {
 			want: RefreshUpdate{SpendSuccessor: spent.SpentAt.Add(5 * time.Second), Issue: &RefreshToken{Hash: newHash, FamilyID: "fam", Parent: tok.Hash, IssuedAt: spent.SpentAt.Add(5 * time.Second)}},
 		},
 		{
-			name:    "retry after the reuse interval revokes",
-			st:      RefreshState{Family: fam, Token: spent, Successor: succ},
-			req:     refreshRequest{clientID: "app", now: spent.SpentAt.Add(11 * time.Second), reuseInterval: 10 * time.Second, newHash: newHash},
-			want:    RefreshUpdate{RevokeAt: spent.SpentAt.Add(11 * time.Second), RevokeReason: "refresh_token_reuse"},
-			wantErr: errRefreshReused,
+			name:        "retry after the reuse interval revokes",
+			st:          RefreshState{Family: fam, Token: spent, Successor: succ},
+			req:         refreshRequest{clientID: "app", now: spent.SpentAt.Add(11 * time.Second), reuseInterval: 10 * time.Second, newHash: newHash},
+			want:        RefreshUpdate{RevokeAt: spent.SpentAt.Add(11 * time.Second), RevokeReason: "refresh_token_reuse"},
+			wantRefusal: errRefreshReused,
 		},
 		{
-			name:    "retry within the interval after the successor was used revokes",
-			st:      RefreshState{Family: fam, Token: spent, Successor: &succSpent},
-			req:     refreshRequest{clientID: "app", now: spent.SpentAt.Add(5 * time.Second), reuseInterval: 10 * time.Second, newHash: newHash},
-			want:    RefreshUpdate{RevokeAt: spent.SpentAt.Add(5 * time.Second), RevokeReason: "refresh_token_reuse"},
-			wantErr: errRefreshReused,
+			name:        "retry within the interval after the successor was used revokes",
+			st:          RefreshState{Family: fam, Token: spent, Successor: &succSpent},
+			req:         refreshRequest{clientID: "app", now: spent.SpentAt.Add(5 * time.Second), reuseInterval: 10 * time.Second, newHash: newHash},
+			want:        RefreshUpdate{RevokeAt: spent.SpentAt.Add(5 * time.Second), RevokeReason: "refresh_token_reuse"},
+			wantRefusal: errRefreshReused,
 		},
 		{
 			name: "narrower scope is fine",
@@ -87,28 +87,29 @@ func TestDecideRefresh(t *testing.T) {
 			want: RefreshUpdate{SpendToken: t0.Add(time.Hour), Issue: &RefreshToken{Hash: newHash, FamilyID: "fam", Parent: tok.Hash, IssuedAt: t0.Add(time.Hour)}},
 		},
 		{
-			name:    "wider scope is refused without spending",
-			st:      RefreshState{Family: fam, Token: tok},
-			req:     refreshRequest{clientID: "app", scope: []string{"read", "admin"}, now: t0.Add(time.Hour), newHash: newHash},
-			wantErr: errInvalidScope(""),
+			name:        "wider scope is refused without spending",
+			st:          RefreshState{Family: fam, Token: tok},
+			req:         refreshRequest{clientID: "app", scope: []string{"read", "admin"}, now: t0.Add(time.Hour), newHash: newHash},
+			wantRefusal: errInvalidScope(""),
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decideRefresh(tt.st, tt.req)
+			d := decideRefresh(tt.st, tt.req)
+			got, refusal := d.Update, d.Refusal
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("update (-want +got):\n%s", diff)
 			}
 			var wantOE *oauthError
-			if errors.As(tt.wantErr, &wantOE) {
+			if errors.As(tt.wantRefusal, &wantOE) {
 				var oe *oauthError
-				if !errors.As(err, &oe) || oe.Code != wantOE.Code {
-					t.Errorf("err = %v, want %s", err, wantOE.Code)
+				if !errors.As(refusal, &oe) || oe.Code != wantOE.Code {
+					t.Errorf("refusal = %v, want %s", refusal, wantOE.Code)
 				}
 				return
 			}
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			if !errors.Is(refusal, tt.wantRefusal) {
+				t.Errorf("refusal = %v, want %v", refusal, tt.wantRefusal)
 			}
 		})
 	}

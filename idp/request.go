@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -19,35 +20,84 @@ type form map[string]string
 // get returns the parameter; an empty value counts as absent (RFC 6749 §3.1).
 func (f form) get(name string) string { return f[name] }
 
+// formType is the only body a token, revocation or introspection request may
+// have (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1).
+const formType = "application/x-www-form-urlencoded"
+
+// maxFormParams bounds the parameters of one body; a token request has
+// fewer than ten.
+const maxFormParams = 64
+
 // parseForm reads a size-limited application/x-www-form-urlencoded body. It
 // rejects other content types, repeated parameters (RFC 6749 §3.2) and bodies
 // over the limit. Query parameters are ignored: credentials never belong in a
 // URL.
 func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (form, error) {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, errInvalidRequest("request body must be application/x-www-form-urlencoded")
+	if ct := r.Header.Get("Content-Type"); ct != formType {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formType {
+			return nil, errInvalidRequest("request body must be " + formType)
+		}
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return parseFormBody(body)
+}
+
+// readBody reads the whole body, at most MaxBodyBytes. A body that declares
+// its length within the limit, as every client sends a form, is read in one
+// go into a buffer of that size; any other goes through http.MaxBytesReader.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	if n := r.ContentLength; n >= 0 && n <= s.cfg.MaxBodyBytes {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return "", errInvalidRequest("could not read request body")
+		}
+		return string(buf), nil
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &oauthError{Code: "invalid_request", Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return "", &oauthError{Code: "invalid_request", Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
 		}
-		return nil, errInvalidRequest("could not read request body")
+		return "", errInvalidRequest("could not read request body")
 	}
-	values, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, errInvalidRequest("malformed form body")
+	return string(body), nil
+}
+
+// parseFormBody parses a form body as url.ParseQuery does (pairs split at
+// '&', empty pairs skipped, ';' refused, '+' and %-escapes decoded) and
+// refuses repeated parameters, empty or not, and more than maxFormParams.
+func parseFormBody(body string) (form, error) {
+	if strings.Count(body, "&") >= maxFormParams {
+		return nil, errInvalidRequest("too many parameters")
 	}
-	f := make(form, len(values))
-	for name, vs := range values {
-		if len(vs) > 1 {
+	f := make(form, 8)
+	var empty []string // names seen with an empty value: absent, yet not to be repeated
+	for body != "" {
+		var pair string
+		pair, body, _ = strings.Cut(body, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.IndexByte(pair, ';') >= 0 {
+			return nil, errInvalidRequest("malformed form body")
+		}
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		name, err1 := url.QueryUnescape(rawName) // no copy when nothing is escaped
+		value, err2 := url.QueryUnescape(rawValue)
+		if err1 != nil || err2 != nil {
+			return nil, errInvalidRequest("malformed form body")
+		}
+		if _, dup := f[name]; dup || slices.Contains(empty, name) {
 			return nil, errInvalidRequest("parameter " + safeParamName(name) + " is repeated")
 		}
-		if vs[0] != "" {
-			f[name] = vs[0]
+		if value == "" {
+			empty = append(empty, name)
+		} else {
+			f[name] = value
 		}
 	}
 	return f, nil

@@ -48,13 +48,13 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.Header()["X-Content-Type-Options"] = hdrNoSniff
 			next.ServeHTTP(w, r)
 			return
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header()["X-Content-Type-Options"] = hdrNoSniff
 		next.ServeHTTP(sw, r)
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),

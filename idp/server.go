@@ -122,6 +122,7 @@ type server struct {
 	throttle *throttle
 	proxies  proxies
 	metadata []byte
+	signing  *signQueue
 
 	clientCache *clientCache
 }
@@ -154,6 +155,8 @@ func newServer(cfg Config, deps Deps) *server {
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
 		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}

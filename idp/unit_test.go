@@ -2,6 +2,7 @@ package idp
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -172,5 +173,76 @@ func TestRefreshTokenHash(t *testing.T) {
 		if _, ok := refreshTokenHash(bad); ok {
 			t.Errorf("accepted malformed token %q", bad)
 		}
+	}
+}
+
+// The token endpoint writes its JSON by hand; it must be what encoding/json
+// writes for the same values.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	claims := map[string]accessClaims{
+		"one audience, no auth_time": {Issuer: "https://idp.example", Subject: "svc", Audience: audience{"api"}, Expiry: 1800000900, IssuedAt: 1800000000, JTI: "j", ClientID: "svc", Scope: "read write"},
+		"two audiences, auth_time":   {Issuer: "http://127.0.0.1:8080", Subject: "u<1>", Audience: audience{"a", "b&c"}, Expiry: 2, IssuedAt: 1, AuthTime: 1, JTI: "j", ClientID: "web", Scope: "x"},
+		"no scope, odd characters":   {Issuer: "i\"ss", Subject: "s\\ub", Audience: audience{"é\u2028"}, Expiry: -1, IssuedAt: 0, JTI: "", ClientID: "c\x01"},
+		"nil audience":               {Issuer: "i", Subject: "s", JTI: "j", ClientID: "c"},
+	}
+	for name, c := range claims {
+		t.Run("claims/"+name, func(t *testing.T) {
+			want, err := json.Marshal(&c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(c.appendJSON(nil))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	responses := map[string]tokenResponse{
+		"access token only": {AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900},
+		"everything":        {AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900, RefreshToken: "rtr_x", Scope: "read write"},
+	}
+	for name, r := range responses {
+		t.Run("response/"+name, func(t *testing.T) {
+			want, err := json.Marshal(&r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(r.appendJSON(nil))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseFormBody(t *testing.T) {
+	tests := []struct {
+		body     string
+		want     form
+		wantDesc string
+	}{
+		{body: "grant_type=client_credentials&scope=read+write", want: form{"grant_type": "client_credentials", "scope": "read write"}},
+		{body: "a%3Db=c%26d&&e", want: form{"a=b": "c&d"}},
+		{body: "", want: form{}},
+		{body: "a=1&a=2", wantDesc: "parameter a is repeated"},
+		{body: "a=&a=2", wantDesc: "parameter a is repeated"},
+		{body: "a=1;b=2", wantDesc: "malformed form body"},
+		{body: "a=%zz", wantDesc: "malformed form body"},
+		{body: strings.Repeat("a&", maxFormParams), wantDesc: "too many parameters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			got, err := parseFormBody(tt.body)
+			if tt.wantDesc != "" {
+				if oe := asOAuthError(err); err == nil || oe.Code != "invalid_request" || oe.Description != tt.wantDesc {
+					t.Fatalf("err = %v, want invalid_request: %s", err, tt.wantDesc)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

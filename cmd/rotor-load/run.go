@@ -28,6 +28,7 @@ type options struct {
 	duration         time.Duration
 	maxRequests      int
 	concurrency      int
+	saturation       int // connections of the saturation scenarios
 	scenarios        string
 	jsonOut          bool
 }
@@ -50,7 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "time per scenario (at most 2m)")
 	fs.IntVar(&o.maxRequests, "requests", 50_000, "requests per scenario at most")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent clients")
-	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, jwks, example-api)")
+	fs.IntVar(&o.saturation, "saturation-conns", 16, "concurrent clients of the saturation scenarios, which measure tail latency with the server's CPUs saturated")
+	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, jwks, example-api, saturation)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -58,8 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		}
 		return err
 	}
-	if o.duration <= 0 || o.duration > maxDuration || o.maxRequests <= 0 || o.maxRequests > maxRequestsCap || o.concurrency < 1 || o.concurrency > 256 {
-		return fmt.Errorf("--duration must be in (0, %v], --requests in [1, %d], --concurrency in [1, 256]", maxDuration, maxRequestsCap)
+	if o.duration <= 0 || o.duration > maxDuration || o.maxRequests <= 0 || o.maxRequests > maxRequestsCap ||
+		o.concurrency < 1 || o.concurrency > 256 || o.saturation < 1 || o.saturation > 256 {
+		return fmt.Errorf("--duration must be in (0, %v], --requests in [1, %d], --concurrency and --saturation-conns in [1, 256]", maxDuration, maxRequestsCap)
 	}
 
 	d, err := startDeployment(ctx, o, stderr)
@@ -83,12 +86,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	client := &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency,
+			MaxIdleConnsPerHost: max(o.concurrency, o.saturation), MaxConnsPerHost: max(o.concurrency, o.saturation),
 			DialContext: loopbackOnly((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
 		},
 	}
 	var results []result
-	for _, sc := range scenarios(d, client) {
+	for _, sc := range scenarios(d, client, o.saturation) {
 		if !o.selected(sc.name) {
 			continue
 		}
@@ -145,11 +148,12 @@ type scenario struct {
 	alg    string   // signing algorithm, for the baseline
 	signs  bool     // each request signs one token
 	server *process // whose CPU time is counted
+	conns  int      // concurrent clients; 0: --concurrency
 	// worker prepares one client's state and returns its request.
 	worker func(ctx context.Context) (func(ctx context.Context) (int, error), error)
 }
 
-func scenarios(d *deployment, client *http.Client) []scenario {
+func scenarios(d *deployment, client *http.Client, saturation int) []scenario {
 	tokenURL := d.rotor.url + "/oauth2/token"
 	post := func(ctx context.Context, id string, form url.Values) (int, map[string]any, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
@@ -187,18 +191,23 @@ func scenarios(d *deployment, client *http.Client) []scenario {
 	}
 	login := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
 
-	var out []scenario
+	// Saturation: more clients than the server has CPUs for, each sending
+	// its next request as soon as it has an answer; what matters is how
+	// evenly the waiting is shared out (p99 against p50).
+	var out, saturated []scenario
 	for _, alg := range []string{"RS256", "EdDSA"} {
 		cc, web := "cc-"+alg, "web-"+alg
+		clientCredentials := func(context.Context) (func(context.Context) (int, error), error) {
+			form := url.Values{"grant_type": {"client_credentials"}}
+			return func(ctx context.Context) (int, error) {
+				status, _, err := post(ctx, cc, form)
+				return status, err
+			}, nil
+		}
+		saturated = append(saturated, scenario{name: "saturation/client_credentials/" + alg, alg: alg, signs: true,
+			server: d.rotor, conns: saturation, worker: clientCredentials})
 		out = append(out,
-			scenario{name: "client_credentials/" + alg, alg: alg, signs: true, server: d.rotor,
-				worker: func(context.Context) (func(context.Context) (int, error), error) {
-					form := url.Values{"grant_type": {"client_credentials"}}
-					return func(ctx context.Context) (int, error) {
-						status, _, err := post(ctx, cc, form)
-						return status, err
-					}, nil
-				}},
+			scenario{name: "client_credentials/" + alg, alg: alg, signs: true, server: d.rotor, worker: clientCredentials},
 			scenario{name: "refresh_token/" + alg, alg: alg, signs: true, server: d.rotor,
 				worker: func(ctx context.Context) (func(context.Context) (int, error), error) {
 					// Each worker follows its own family: log in once, then
@@ -225,11 +234,15 @@ func scenarios(d *deployment, client *http.Client) []scenario {
 				}},
 		)
 	}
+	jwks := func(context.Context) (func(context.Context) (int, error), error) {
+		return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
+	}
+	// The JWKS at the same concurrency is the floor of the saturation
+	// scenarios: a precomputed body, no signature, no queue of Rotor's own.
+	out = append(out, saturated...)
 	out = append(out,
-		scenario{name: "jwks", server: d.rotor,
-			worker: func(context.Context) (func(context.Context) (int, error), error) {
-				return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
-			}},
+		scenario{name: "saturation/jwks", server: d.rotor, conns: saturation, worker: jwks},
+		scenario{name: "jwks", server: d.rotor, worker: jwks},
 		scenario{name: "example-api/cached-token", server: d.api,
 			worker: func(ctx context.Context) (func(context.Context) (int, error), error) {
 				status, body, err := post(ctx, "cc-EdDSA", url.Values{"grant_type": {"client_credentials"}})
@@ -246,6 +259,7 @@ func scenarios(d *deployment, client *http.Client) []scenario {
 // result is one scenario's figures.
 type result struct {
 	Name          string        `json:"name"`
+	Conns         int           `json:"connections"`
 	Requests      int           `json:"requests"`
 	Errors        int           `json:"errors"`
 	ByStatus      map[int]int   `json:"by_status"`
@@ -262,7 +276,11 @@ type result struct {
 }
 
 func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
-	reqs := make([]func(context.Context) (int, error), o.concurrency)
+	conns := o.concurrency
+	if sc.conns > 0 {
+		conns = sc.conns
+	}
+	reqs := make([]func(context.Context) (int, error), conns)
 	for i := range reqs {
 		var err error
 		if reqs[i], err = sc.worker(ctx); err != nil {
@@ -314,7 +332,7 @@ func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
 		return result{}, err
 	}
 	slices.Sort(latencies)
-	res := result{Name: sc.name, Requests: len(latencies), ByStatus: byStatus, Elapsed: elapsed}
+	res := result{Name: sc.name, Conns: conns, Requests: len(latencies), ByStatus: byStatus, Elapsed: elapsed}
 	for code, n := range byStatus {
 		if code != http.StatusOK {
 			res.Errors += n
@@ -329,7 +347,8 @@ func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
 }
 
 func report(w io.Writer, results []result, baselines map[string]time.Duration, o *options) {
-	fmt.Fprintf(w, "rotor-load: %d clients, up to %v or %d requests per scenario, loopback\n", o.concurrency, o.duration, o.maxRequests)
+	fmt.Fprintf(w, "rotor-load: %d clients (saturation scenarios: %d), up to %v or %d requests per scenario, loopback\n",
+		o.concurrency, o.saturation, o.duration, o.maxRequests)
 	fmt.Fprintf(w, "baselines (CPU time, this run): RS256 sign %v, EdDSA sign %v\n\n", round(baselines["RS256"]), round(baselines["EdDSA"]))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tserver CPU/req\t× sign\t")
@@ -370,6 +389,15 @@ func report(w io.Writer, results []result, baselines map[string]time.Duration, o
 		// refresh adds around it is what the target is about.
 		extra := r.CPUPerRequest - baselines["RS256"]
 		check(r.Name, "refresh_token RS256: server CPU beyond the signature ≤ 1ms", extra <= time.Millisecond, round(extra).String())
+	}
+	for _, alg := range []string{"RS256", "EdDSA"} {
+		if r, ok := byName["saturation/client_credentials/"+alg]; ok && r.P50 > 0 {
+			tail := float64(r.P99) / float64(r.P50)
+			check(r.Name, fmt.Sprintf("client_credentials %s, %d clients: p99 ≤ 3× p50", alg, r.Conns), tail <= 3, fmt.Sprintf("%.1f×", tail))
+		}
+	}
+	if r, ok := byName["saturation/jwks"]; ok && r.P50 > 0 {
+		fmt.Fprintf(w, "  %-58s %.1f×\n", fmt.Sprintf("(floor: JWKS, %d clients, p99 / p50)", r.Conns), float64(r.P99)/float64(r.P50))
 	}
 	for _, r := range results {
 		if r.Errors > 0 {

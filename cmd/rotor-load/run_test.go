@@ -28,7 +28,7 @@ func TestLoadRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := run(ctx, []string{"--rotor", rotor, "--example-api", api, "--database", db, "--duration", "300ms", "--requests", "40",
-		"--concurrency", "2", "--scenarios", "client_credentials/EdDSA,refresh_token/EdDSA,jwks,example-api", "--json"},
+		"--concurrency", "2", "--saturation-conns", "3", "--scenarios", "client_credentials/EdDSA,refresh_token/EdDSA,jwks,example-api,saturation/client_credentials/EdDSA", "--json"},
 		func(string) string { return "" }, nil, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
@@ -39,12 +39,19 @@ func TestLoadRuns(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	if len(report.Results) != 4 {
-		t.Fatalf("%d results, want 4: %s", len(report.Results), out.String())
+	if len(report.Results) != 5 {
+		t.Fatalf("%d results, want 5: %s", len(report.Results), out.String())
 	}
 	for _, r := range report.Results {
 		if r.Requests == 0 || r.Requests > 40 || r.Errors != 0 {
 			t.Errorf("%s: %d requests, %d errors (%v)", r.Name, r.Requests, r.Errors, r.ByStatus)
+		}
+		wantConns := 2
+		if strings.HasPrefix(r.Name, "saturation/") {
+			wantConns = 3
+		}
+		if r.Conns != wantConns {
+			t.Errorf("%s: %d connections, want %d", r.Name, r.Conns, wantConns)
 		}
 	}
 }
@@ -60,7 +67,7 @@ func TestLoadStaysOnLoopback(t *testing.T) {
 }
 
 func TestLoadBounds(t *testing.T) {
-	for _, args := range [][]string{{"--duration", "10m"}, {"--requests", "0"}, {"--concurrency", "1000"}} {
+	for _, args := range [][]string{{"--duration", "10m"}, {"--requests", "0"}, {"--concurrency", "1000"}, {"--saturation-conns", "0"}} {
 		var errOut bytes.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, nil, &errOut, &errOut)
 		if err == nil || !strings.Contains(err.Error(), "--duration must be") {

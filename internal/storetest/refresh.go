@@ -208,6 +208,12 @@ func TestRefreshStore(t *testing.T, open Open) {
 					return idp.RefreshUpdate{SpendToken: at(time.Minute), Issue: &next}, nil
 				}
 				issued[i] = false
+				// Whoever spent the token issued its successor in the same
+				// transaction: a state without one was read before that
+				// transaction committed, under a lock not yet held.
+				if st.Successor == nil || string(st.Successor.Parent) != string(first.Hash) {
+					t.Errorf("goroutine %d saw the token spent but successor %+v", i, st.Successor)
+				}
 				return idp.RefreshUpdate{RevokeAt: at(time.Minute), RevokeReason: "reuse"}, nil
 			})
 			if err != nil {

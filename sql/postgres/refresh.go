@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rotor-idp/rotor/idp"
@@ -14,7 +15,9 @@ import (
 // CreateFamily implements idp.RefreshStore. first.FamilyID may be empty (it
 // is set to f.ID) but must not name another family. A family for an unknown
 // client is refused with an error matching idp.ErrNotFound. A family from a
-// code first takes a share lock on the code's row (see familyCode).
+// password grant is one statement, hence one round trip and one transaction;
+// a family from a code first takes a share lock on the code's row (see
+// familyCode), in a transaction.
 func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.RefreshToken) error {
 	const op = "create refresh family"
 	if first.FamilyID == "" {
@@ -23,26 +26,44 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 	if first.FamilyID != f.ID {
 		return errorf(op, nil, "first token names another family")
 	}
-	return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
-		if f.CodeHash != nil {
+	if f.CodeHash != nil {
+		return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
 			if err := familyCode(ctx, tx, op, f); err != nil {
 				return err
 			}
-		}
-		_, err := tx.Exec(ctx,
-			`INSERT INTO refresh_families
-			   (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
-			nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash))
-		if isForeignKey(err) {
-			return newError(op, idp.ErrNotFound, errors.New("no such client"))
-		}
-		if err != nil {
-			return err
-		}
-		return insertToken(ctx, tx, first)
+			return noClient(op, insertFamily(ctx, tx, f, first))
+		})
+	}
+	return s.run(ctx, op, func(ctx context.Context) error {
+		return noClient(op, insertFamily(ctx, s.pool, f, first))
 	})
+}
+
+// insertFamily inserts the family and its first token in one statement.
+func insertFamily(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, f idp.Family, first idp.RefreshToken) error {
+	_, err := q.Exec(ctx,
+		`WITH f AS (
+		   INSERT INTO refresh_families
+		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
+		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		   RETURNING id)
+		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
+		 SELECT $12, f.id, $13, $14, $15 FROM f`,
+		f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
+		nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash),
+		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt))
+	return err
+}
+
+// noClient maps a foreign-key violation (the family's client is gone) to
+// idp.ErrNotFound.
+func noClient(op string, err error) error {
+	if isForeignKey(err) {
+		return newError(op, idp.ErrNotFound, errors.New("no such client"))
+	}
+	return err
 }
 
 // familyCode checks that the family's code was redeemed by its client and is
@@ -72,13 +93,6 @@ func familyCode(ctx context.Context, tx pgx.Tx, op string, f idp.Family) error {
 	return nil
 }
 
-func insertToken(ctx context.Context, tx pgx.Tx, t idp.RefreshToken) error {
-	_, err := tx.Exec(ctx,
-		`INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.Hash, t.FamilyID, nilIfEmpty(t.Parent), t.IssuedAt, nullTime(t.SpentAt))
-	return err
-}
-
 // stateQuery reads a token, its family and its successor in one statement,
 // hence from one snapshot. A token can have several children (a retry within
 // the reuse interval replaces the first successor): the successor is the one
@@ -102,6 +116,11 @@ WHERE t.hash = $1`
 func readState(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, hash []byte) (idp.RefreshState, error) {
+	return scanState(q.QueryRow(ctx, stateQuery, hash))
+}
+
+// scanState reads one row of stateQuery.
+func scanState(row pgx.Row) (idp.RefreshState, error) {
 	var (
 		st                                 idp.RefreshState
 		f                                  = &st.Family
@@ -110,7 +129,7 @@ func readState(ctx context.Context, q interface {
 		authTime, created, expires, revoke pgtype.Timestamptz
 		tIssued, tSpent, sIssued, sSpent   pgtype.Timestamptz
 	)
-	err := q.QueryRow(ctx, stateQuery, hash).Scan(
+	err := row.Scan(
 		&f.ID, &f.ClientID, &f.Subject, &f.Scope, &authTime, &created, &expires, &revoke, &f.RevokeReason,
 		&f.SessionID, &f.CodeHash,
 		&t.Hash, &t.Parent, &tIssued, &tSpent,
@@ -127,39 +146,84 @@ func readState(ctx context.Context, q interface {
 	return st, nil
 }
 
-// UseRefresh implements idp.RefreshStore. It locks the family row FOR
-// UPDATE and only then reads the state, so that a caller that waited for the
-// lock sees what the previous holder committed (read committed takes a new
-// snapshot per statement). Deadlocks and serialisation failures are retried;
-// fn runs again each time.
+// lockStateQuery is stateQuery taking the row locks of UseRefresh: the
+// family's, which serialises every use and revocation of the family, and the
+// presented token's. In read committed, a row locked after waiting (or changed
+// since the statement's snapshot) is read again in its latest committed
+// version, so the family and the token come back current. The successor
+// does not: it is not locked, and a child inserted by the transaction we
+// waited for is missing from the statement's snapshot. A child only ever
+// appears together with the spending of its parent, so a successor can be
+// stale only when the token comes back spent; UseRefresh reads the state
+// again then, under the locks it now holds.
+const lockStateQuery = stateQuery + `
+FOR UPDATE OF f, t`
+
+// UseRefresh implements idp.RefreshStore in two round trips: BEGIN and the
+// locking read go in one pipeline, the update and COMMIT in another (a third
+// reads the state again when the token is already spent, see
+// lockStateQuery). Deadlocks and serialisation failures are retried; fn runs
+// again each time.
 //
 // The update's Issue.FamilyID may be empty (it is set to the locked family)
 // but must not name another family, whose lock is not held. SpendSuccessor
 // without a successor does nothing.
 func (s *Store) UseRefresh(ctx context.Context, hash []byte, fn func(idp.RefreshState) (idp.RefreshUpdate, error)) error {
 	const op = "use refresh token"
-	return s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
-		var familyID string
-		err := tx.QueryRow(ctx,
-			`SELECT f.id FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
-			 WHERE t.hash = $1 FOR UPDATE OF f`, hash).Scan(&familyID)
+	return s.run(ctx, op, func(ctx context.Context) error {
+		pc, err := s.pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
-		st, err := readState(ctx, tx, hash)
-		if err != nil {
-			return err
+		// Release destroys a connection left inside a transaction.
+		defer pc.Release()
+		conn := pc.Conn()
+		err = useRefresh(ctx, conn, op, hash, fn)
+		if err != nil && conn.PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "rollback")
 		}
-		u, err := fn(st)
-		if err != nil {
-			return &callerError{err}
-		}
-		return applyUpdate(ctx, tx, op, st, u)
+		return err
 	})
 }
 
-func applyUpdate(ctx context.Context, tx pgx.Tx, op string, st idp.RefreshState, u idp.RefreshUpdate) error {
+func useRefresh(ctx context.Context, conn *pgx.Conn, op string, hash []byte, fn func(idp.RefreshState) (idp.RefreshUpdate, error)) error {
 	b := &pgx.Batch{}
+	b.Queue("begin")
+	var st idp.RefreshState
+	b.Queue(lockStateQuery, hash).QueryRow(func(row pgx.Row) (err error) {
+		st, err = scanState(row)
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if !st.Token.SpentAt.IsZero() {
+		var err error
+		if st, err = readState(ctx, conn, hash); err != nil {
+			return err
+		}
+	}
+	u, err := fn(st)
+	if err != nil {
+		return &callerError{err}
+	}
+	b = &pgx.Batch{}
+	if err := queueUpdate(b, op, st, u); err != nil {
+		return err
+	}
+	var commit pgconn.CommandTag
+	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error { commit = ct; return nil })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if commit.String() != "COMMIT" {
+		return errorf(op, nil, "commit answered %q", commit.String())
+	}
+	return nil
+}
+
+// queueUpdate queues the statements that apply u to the locked state st.
+func queueUpdate(b *pgx.Batch, op string, st idp.RefreshState, u idp.RefreshUpdate) error {
 	const spend = `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL`
 	if !u.SpendToken.IsZero() {
 		b.Queue(spend, st.Token.Hash, u.SpendToken)
@@ -182,10 +246,7 @@ func applyUpdate(ctx context.Context, tx pgx.Tx, op string, st idp.RefreshState,
 		b.Queue(`UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
 			st.Family.ID, u.RevokeAt, u.RevokeReason)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, b).Close()
+	return nil
 }
 
 // LookupRefresh implements idp.RefreshStore with one plain SELECT: no lock

@@ -1,0 +1,54 @@
+package idp
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// RefreshTokenPrefix starts every Rotor refresh token, so secret scanners and
+// humans can tell one apart from an access token.
+const RefreshTokenPrefix = "rtr_"
+
+// refreshTokenLen is the prefix plus 32 random bytes (256 bits), base64url.
+var refreshTokenLen = len(RefreshTokenPrefix) + base64.RawURLEncoding.EncodedLen(32)
+
+// newRefreshToken returns a fresh opaque refresh token and its SHA-256, which
+// is all the store keeps.
+func newRefreshToken() (token string, hash []byte) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	token = RefreshTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:]
+}
+
+// refreshTokenHash checks the shape of a presented refresh token and returns
+// its hash; malformed tokens never reach the store.
+func refreshTokenHash(tok string) ([]byte, bool) {
+	if len(tok) != refreshTokenLen || !strings.HasPrefix(tok, RefreshTokenPrefix) {
+		return nil, false
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(RefreshTokenPrefix):]); err != nil {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:], true
+}
+
+// newFamily starts a refresh-token family for a fresh grant and returns its
+// first token.
+func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now time.Time) (string, error) {
+	tok, hash := newRefreshToken()
+	fam := Family{
+		ID: randomID(), ClientID: c.ID, Subject: sub, Scope: scope,
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}
+	if err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now}); err != nil {
+		return "", storeError(err)
+	}
+	return tok, nil
+}
