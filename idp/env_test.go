@@ -54,6 +54,7 @@ type env struct {
 	url     string
 	handler http.Handler
 	store   *postgres.Store
+	dbURL   string // the store's database, for checks the store's API cannot make
 	keys    *keys.Manager
 	hooks   *idp.TestHooks
 	clock   *clock
@@ -74,7 +75,8 @@ func newKEKs(t testing.TB) *keys.KEKSet {
 func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	dbURL := pgtest.NewDatabase(t)
+	st, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	e := &env{t: t, url: "http://" + srv.Listener.Addr().String(), store: st, keys: mgr, clock: clk}
+	e := &env{t: t, url: "http://" + srv.Listener.Addr().String(), store: st, dbURL: dbURL, keys: mgr, clock: clk}
 	e.cfg = idp.Config{
 		Issuer: e.url, Argon2: fastArgon2, Now: clk.Now,
 		Throttle: idp.ThrottleConfig{AccountBurst: 1000, AddressBurst: 1000},
