@@ -74,6 +74,15 @@ func newKEKs(t testing.TB) *keys.KEKSet {
 
 func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	t.Helper()
+	return newEnvWithSeam(t, nil, configure...)
+}
+
+// newEnvWithSeam is newEnv with seam given the server's dependencies first,
+// to put a wrapper between the server and its stores: one that pauses a
+// call (to hold a request in flight), never one that answers instead of the
+// database.
+func newEnvWithSeam(t testing.TB, seam func(*idp.Deps), configure ...func(*idp.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	st, err := postgres.Open(ctx, dbURL)
@@ -104,7 +113,11 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	h, hooks := idp.NewServerForTest(e.cfg, idp.Deps{Users: st, Clients: st, Refresh: st, Pinger: st, Keys: mgr})
+	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Pinger: st, Keys: mgr}
+	if seam != nil {
+		seam(&deps)
+	}
+	h, hooks := idp.NewServerForTest(e.cfg, deps)
 	e.hooks, e.handler = hooks, h
 	srv.Config.Handler = h
 	srv.Start()
