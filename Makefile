@@ -27,8 +27,17 @@ vet:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
+# The tests' JSON stream goes through internal/testreport: it prints each
+# package's result, the output of failed tests and the counts, keeps the
+# whole stream in $(BIN)/test.json, and under CI=true fails on any skip but
+# those of the helper processes named here (tests re-run their own binary
+# as TestHelperProcess, which skips when run on its own).
+ALLOWED_SKIPS := TestHelperProcess
+
 test: lint
-	$(GO) test -race -count=1 ./...
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/testreport ./internal/testreport
+	$(GO) test -race -count=1 -json ./... 2>&1 | $(BIN)/testreport -allow-skip $(ALLOWED_SKIPS) -o $(BIN)/test.json
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -54,6 +54,7 @@ type env struct {
 	url     string
 	handler http.Handler
 	store   *postgres.Store
+	dbURL   string // the store's database, for checks the store's API cannot make
 	keys    *keys.Manager
 	hooks   *idp.TestHooks
 	clock   *clock
@@ -73,8 +74,18 @@ func newKEKs(t testing.TB) *keys.KEKSet {
 
 func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	t.Helper()
+	return newEnvWithSeam(t, nil, configure...)
+}
+
+// newEnvWithSeam is newEnv with seam given the server's dependencies first,
+// to put a wrapper between the server and its stores: one that pauses a
+// call (to hold a request in flight), never one that answers instead of the
+// database.
+func newEnvWithSeam(t testing.TB, seam func(*idp.Deps), configure ...func(*idp.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	dbURL := pgtest.NewDatabase(t)
+	st, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +105,7 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	e := &env{t: t, url: "http://" + srv.Listener.Addr().String(), store: st, keys: mgr, clock: clk}
+	e := &env{t: t, url: "http://" + srv.Listener.Addr().String(), store: st, dbURL: dbURL, keys: mgr, clock: clk}
 	e.cfg = idp.Config{
 		Issuer: e.url, Argon2: fastArgon2, Now: clk.Now,
 		Throttle: idp.ThrottleConfig{AccountBurst: 1000, AddressBurst: 1000},
@@ -102,7 +113,11 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	h, hooks := idp.NewServerForTest(e.cfg, idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr})
+	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr}
+	if seam != nil {
+		seam(&deps)
+	}
+	h, hooks := idp.NewServerForTest(e.cfg, deps)
 	e.hooks, e.handler = hooks, h
 	srv.Config.Handler = h
 	srv.Start()

@@ -1,6 +1,8 @@
 package idp
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
@@ -46,7 +48,9 @@ func FuzzClientCredentials(f *testing.F) {
 	f.Add("Bearer x", "app", "")
 	f.Add("Basic", "", "")
 	f.Add("basic Og==", "", "")
+	f.Add("", "my app", "s:e%c+r/et é") // escapes in both parts
 	f.Fuzz(func(t *testing.T, auth, id, secret string) {
+		roundTrip(t, id, secret)
 		r := httptest.NewRequest("POST", "/oauth2/token", nil)
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
@@ -71,6 +75,29 @@ func FuzzClientCredentials(f *testing.F) {
 	})
 }
 
+// roundTrip checks that an id and secret sent as RFC 6749 §2.3.1 says, in
+// the header (each form-urlencoded, then Basic) or in the body, come back
+// exactly as they were sent.
+func roundTrip(t *testing.T, id, secret string) {
+	if id == "" {
+		return // no client: refused
+	}
+	r := httptest.NewRequest("POST", "/oauth2/token", nil)
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
+	cred, err := clientCredentials(r, form{})
+	if want := (credentials{id: id, secret: secret, basic: true}); err != nil || cred != want {
+		t.Fatalf("Basic %q:%q: got %+v, %v", id, secret, cred, err)
+	}
+	body := form{"client_id": id}
+	if secret != "" {
+		body["client_secret"] = secret
+	}
+	cred, err = clientCredentials(httptest.NewRequest("POST", "/oauth2/token", nil), body)
+	if want := (credentials{id: id, secret: secret}); err != nil || cred != want {
+		t.Fatalf("body %q:%q: got %+v, %v", id, secret, cred, err)
+	}
+}
+
 func FuzzRefreshTokenHash(f *testing.F) {
 	tok, _ := newRefreshToken()
 	f.Add(tok)
@@ -79,8 +106,16 @@ func FuzzRefreshTokenHash(f *testing.F) {
 	f.Add(strings.Repeat("A", 47))
 	f.Fuzz(func(t *testing.T, s string) {
 		h, ok := refreshTokenHash(s)
-		if ok && (len(h) != 32 || !strings.HasPrefix(s, RefreshTokenPrefix) || len(s) != refreshTokenLen) {
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(s, RefreshTokenPrefix) || len(s) != refreshTokenLen {
 			t.Fatalf("accepted %q", s)
+		}
+		// What the store is asked for is the SHA-256 of exactly what was
+		// presented: newRefreshToken stores that, so nothing else finds it.
+		if sum := sha256.Sum256([]byte(s)); !bytes.Equal(h, sum[:]) {
+			t.Fatalf("hash of %q is %x, want its SHA-256 %x", s, h, sum)
 		}
 	})
 }

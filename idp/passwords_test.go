@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,17 +109,53 @@ func TestHashConcurrencyBound(t *testing.T) {
 		t.Fatalf("after the slots freed up: %d %s", r.status, r.raw)
 	}
 
-	// Many logins at once: each either succeeds or is told to come back.
+	// Many logins at once: no more than two hash at any moment. Each
+	// argon2id run reports to the observer while it still holds its slot,
+	// and is held there until no login can get any further (each is either
+	// answered or held here), so the number held at once is the number the
+	// bound let in together; then the held ones finish.
+	var (
+		mu            sync.Mutex
+		held, maxHeld int
+		answered      atomic.Int64
+		gate          = make(chan struct{})
+	)
+	e.hooks.ObserveArgon2(func(argon2id.Params) {
+		mu.Lock()
+		held++
+		maxHeld = max(maxHeld, held)
+		mu.Unlock()
+		<-gate
+	})
 	var wg sync.WaitGroup
 	results := make([]response, 16)
 	for i := range results {
-		wg.Go(func() { results[i] = e.login("web", secret, "alice", "correct horse battery staple") })
+		wg.Go(func() {
+			results[i] = e.login("web", secret, "alice", "correct horse battery staple")
+			answered.Add(1)
+		})
 	}
+	await(t, "every login to be answered or hashing", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return int64(held)+answered.Load() == int64(len(results))
+	})
+	close(gate)
 	wg.Wait()
+	if maxHeld != 2 {
+		t.Errorf("%d hashes ran at once, want the bound, 2", maxHeld)
+	}
+	ok := 0
 	for _, r := range results {
-		if r.status != http.StatusOK && !(r.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") != "") {
-			t.Errorf("concurrent login: %d %s", r.status, r.raw)
+		switch {
+		case r.status == http.StatusOK:
+			ok++
+		case r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "":
+			t.Errorf("concurrent login: %d %s, want 200, or 503 with Retry-After", r.status, r.raw)
 		}
+	}
+	if ok != maxHeld {
+		t.Errorf("%d logins succeeded, want the %d that hashed", ok, maxHeld)
 	}
 }
 

@@ -2,6 +2,8 @@ package idp_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/rotor-idp/rotor/idp"
 )
 
@@ -216,33 +219,84 @@ func TestConcurrentRefreshOfOneToken(t *testing.T) {
 	wantError(t, e.refresh("web", secret, ok[0].str("refresh_token"), nil), http.StatusBadRequest, "invalid_grant")
 }
 
+// TestRefreshReuseInterval: a client whose refresh answers were lost retries
+// with the token it still holds. Within the interval the retry is answered,
+// the token it returns works, and the family ends with exactly one live
+// token, the client's; past the interval the retry is reuse.
 func TestRefreshReuseInterval(t *testing.T) {
-	e := newEnv(t, func(c *idp.Config) { c.RefreshReuseInterval = 30 * time.Second })
-	secret, first := e.loginFor("web")
-	rt1 := first.str("refresh_token")
-	lost := e.refresh("web", secret, rt1, nil) // the client never saw this answer
-	if lost.status != http.StatusOK {
-		t.Fatal(lost.status)
+	for _, tt := range []struct {
+		name        string
+		lostAnswers int
+	}{{"one lost answer", 1}, {"two lost answers", 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *idp.Config) { c.RefreshReuseInterval = 30 * time.Second })
+			secret, first := e.loginFor("web")
+			rt1 := first.str("refresh_token")
+			var lost []string // tokens of answers the client never saw
+			for i := range tt.lostAnswers {
+				r := e.refresh("web", secret, rt1, nil)
+				if r.status != http.StatusOK {
+					t.Fatalf("refresh %d: %d %s", i, r.status, r.raw)
+				}
+				lost = append(lost, r.str("refresh_token"))
+			}
+			retry := e.refresh("web", secret, rt1, nil)
+			if retry.status != http.StatusOK {
+				t.Fatalf("retry within the interval: %d %s", retry.status, retry.raw)
+			}
+			// The client carries on with what the retry gave it.
+			next := e.refresh("web", secret, retry.str("refresh_token"), nil)
+			if next.status != http.StatusOK {
+				t.Fatalf("the retry's refresh token: %d %s", next.status, next.raw)
+			}
+			if diff := cmp.Diff([]string{hashHex(next.str("refresh_token"))}, e.liveTokens(rt1)); diff != "" {
+				t.Errorf("live tokens of the family (-want +got):\n%s", diff)
+			}
+			// A token whose answer was lost is spent: presenting it is reuse,
+			// which revokes the family, the client's token with it.
+			wantError(t, e.refresh("web", secret, lost[0], nil), http.StatusBadRequest, "invalid_grant")
+			wantError(t, e.refresh("web", secret, next.str("refresh_token"), nil), http.StatusBadRequest, "invalid_grant")
+			if live := e.liveTokens(rt1); len(live) != 0 {
+				t.Errorf("%d live tokens after reuse, want none", len(live))
+			}
+		})
 	}
 
-	retry := e.refresh("web", secret, rt1, nil)
-	if retry.status != http.StatusOK {
-		t.Fatalf("retry within the interval: %d %s", retry.status, retry.raw)
-	}
-	retry2 := e.refresh("web", secret, rt1, nil)
-	if retry2.status != http.StatusOK {
-		t.Fatalf("second retry within the interval: %d %s", retry2.status, retry2.raw)
-	}
-	// Only the newest answer's token is live: the ones it replaced are spent.
-	wantError(t, e.refresh("web", secret, lost.str("refresh_token"), nil), http.StatusBadRequest, "invalid_grant")
+	t.Run("past the interval", func(t *testing.T) {
+		e := newEnv(t, func(c *idp.Config) { c.RefreshReuseInterval = 30 * time.Second })
+		secret, first := e.loginFor("web")
+		rt1 := first.str("refresh_token")
+		rt2 := e.refresh("web", secret, rt1, nil).str("refresh_token")
+		e.clock.Advance(31 * time.Second)
+		wantError(t, e.refresh("web", secret, rt1, nil), http.StatusBadRequest, "invalid_grant")
+		wantError(t, e.refresh("web", secret, rt2, nil), http.StatusBadRequest, "invalid_grant")
+	})
+}
 
-	e2 := newEnv(t, func(c *idp.Config) { c.RefreshReuseInterval = 30 * time.Second })
-	secret, first = e2.loginFor("web")
-	rt1 = first.str("refresh_token")
-	rt2 := e2.refresh("web", secret, rt1, nil).str("refresh_token")
-	e2.clock.Advance(31 * time.Second)
-	wantError(t, e2.refresh("web", secret, rt1, nil), http.StatusBadRequest, "invalid_grant")
-	wantError(t, e2.refresh("web", secret, rt2, nil), http.StatusBadRequest, "invalid_grant")
+// liveTokens returns the hex SHA-256 of every token that would refresh in
+// the family of token: unspent, in a family that is not revoked.
+func (e *env) liveTokens(token string) []string {
+	e.t.Helper()
+	conn, err := pgx.Connect(context.Background(), e.dbURL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	sum := sha256.Sum256([]byte(token))
+	rows, _ := conn.Query(context.Background(), `
+		SELECT encode(t.hash, 'hex') FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE f.id = (SELECT family_id FROM refresh_tokens WHERE hash = $1)
+		  AND t.spent_at IS NULL AND f.revoked_at IS NULL ORDER BY 1`, sum[:])
+	live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return live
+}
+
+func hashHex(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }
 
 func TestRefreshScopeNarrowsNeverWidens(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,9 +213,17 @@ func TestManagerDatabaseHoldsOnlyCiphertext(t *testing.T) {
 		}
 		secrets = append(secrets, der)
 		for _, sec := range secrets {
-			for _, form := range [][]byte{sec[:16], []byte(base64.RawURLEncoding.EncodeToString(sec)[:16]), []byte(base64.StdEncoding.EncodeToString(sec)[:16])} {
+			// Raw, base64 (JWK members, PEM) and hex: the row as text shows
+			// every bytea column as \x and lowercase hex.
+			forms := map[string][]byte{
+				"raw":       sec[:16],
+				"base64url": []byte(base64.RawURLEncoding.EncodeToString(sec)[:16]),
+				"base64":    []byte(base64.StdEncoding.EncodeToString(sec)[:16]),
+				"hex":       []byte(hex.EncodeToString(sec[:16])),
+			}
+			for name, form := range forms {
 				if bytes.Contains(r.sealed, form) || bytes.Contains(r.jwk, form) || strings.Contains(r.all, string(form)) {
-					t.Errorf("%s: the database holds private key material", r.kid)
+					t.Errorf("%s: the database holds private key material (%s)", r.kid, name)
 				}
 			}
 		}

@@ -349,7 +349,11 @@ func TestRotation(t *testing.T) {
 }
 
 // TestMaxAgeDrivesRefresh: the background refresh follows the JWKS max-age,
-// so a pre-published key is seen without any request asking for it.
+// so a pre-published key is seen without any request asking for it. The
+// wait is bounded by await's deadline (10s), far below any other schedule
+// the loop could be on (the issuer's default max-age is a minute, MaxRefresh
+// 15 minutes), so only the 1s max-age can meet it however loaded the
+// machine; TestNextDelay pins the schedule itself.
 func TestMaxAgeDrivesRefresh(t *testing.T) {
 	iss := resourcetest.New(t)
 	iss.SetMaxAge(time.Second)
@@ -357,11 +361,7 @@ func TestMaxAgeDrivesRefresh(t *testing.T) {
 	await(t, "the first key set", func() bool { return v.Stats().Keys == 2 })
 	next := iss.NewKey(resourcetest.EdDSA)
 	iss.Publish(next)
-	start := time.Now()
 	await(t, "the next key to be picked up", func() bool { return v.Stats().Keys == 3 })
-	if waited := time.Since(start); waited > 3*time.Second {
-		t.Errorf("took %v to see a key published with max-age=1", waited)
-	}
 	if v.Stats().Fetches < 2 {
 		t.Errorf("Fetches = %d", v.Stats().Fetches)
 	}

@@ -6,11 +6,16 @@ forge tokens. Now it holds nothing secret: it verifies against Rotor's JWKS.
 Run: ROTOR_ISSUER=http://127.0.0.1:8080 python3 -m uvicorn fastapi_app:app --port 8000
 """
 
+import logging
+
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 import rotor_auth
 
 app = FastAPI(title="schedules")
+# uvicorn's own logger, so the lines land in its log. Rejections say why
+# (rotor_auth.InvalidToken's reason: never the token itself).
+log = logging.getLogger("uvicorn.error")
 
 SCHEDULES = {
     "20201209": [
@@ -28,7 +33,8 @@ def bearer_claims(request: Request):
         raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
     try:
         return rotor_auth.verify(token.strip())
-    except rotor_auth.InvalidToken:
+    except rotor_auth.InvalidToken as e:
+        log.info("token rejected: %s", e)
         raise HTTPException(401, detail="invalid_token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,68 @@ func (c *counters) String() string {
 	defer c.mu.Unlock()
 	b, _ := json.Marshal(c.counts)
 	return string(b)
+}
+
+// requireOnly fails the test if the counters saw any class of answer but
+// the allowed ones: a load passes on what it must see, not on a list of
+// failures it must not.
+func requireOnly(t *testing.T, c *counters, allowed ...string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for class, n := range c.counts {
+		if !slices.Contains(allowed, class) {
+			t.Errorf("%d × %s; want only %s (all answers: %v)", n, class, strings.Join(allowed, ", "), c.counts)
+		}
+	}
+}
+
+// tokenClass names a token endpoint answer. A 503 is told apart by its shape
+// (RFC 6749 §5.2 temporarily_unavailable with Retry-After) and by whether
+// the test expected one (outage).
+func tokenClass(tr rotortest.TokenResponse, err error, outage bool) string {
+	switch {
+	case err == nil && tr.Status == http.StatusServiceUnavailable && tr.Error == "temporarily_unavailable" && tr.RetryAfter != "":
+		if outage {
+			return "token 503 during the outage"
+		}
+		return "token 503 outside the outage"
+	case err == nil && tr.Status != http.StatusOK && tr.Error != "":
+		return statusClass("token", tr.Status, err) + " " + tr.Error
+	}
+	return statusClass("token", tr.Status, err)
+}
+
+// rotateWhenPropagated rotates one lane with `rotor keys rotate --alg`,
+// retrying while Rotor refuses because the next key has not been published
+// for the propagation delay: the delay is wall-clock time that has to pass,
+// and asking is how to know it has.
+func rotateWhenPropagated(t *testing.T, d *rotortest.Deployment, alg string) keyRotation {
+	t.Helper()
+	var r keyRotation
+	proctest.Await(t, 60*time.Second, alg+" rotation to be accepted", func() bool {
+		out, err := d.RunBinary("", "keys", "rotate", "--alg", alg, "--json")
+		if err != nil {
+			if !strings.Contains(err.Error(), "less than the propagation delay") {
+				t.Fatalf("keys rotate --alg %s: %v", alg, err)
+			}
+			return false
+		}
+		var rs []keyRotation
+		if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 {
+			t.Fatalf("keys rotate --json printed %q (%v)", out, err)
+		}
+		r = rs[0]
+		return true
+	})
+	return r
+}
+
+// keyRotation is one entry of `rotor keys rotate --json`.
+type keyRotation struct {
+	Alg     string `json:"alg"`
+	Current string `json:"current_kid"`
+	Next    string `json:"next_kid"`
 }
 
 // statusClass names an answer for counters.

@@ -30,23 +30,31 @@ func pythonReady() bool {
 
 // TestPythonApps runs the FastAPI back end and the Flask front end of
 // examples/python against a live Rotor: they verify Rotor's tokens with
-// PyJWT's PyJWKClient, with no shared secret, and the front end keeps a user
-// logged in across an expired access token with the refresh token.
+// PyJWT's PyJWKClient, with no shared secret, refuse forgeries for the
+// reason each forgery deserves, and the front end keeps a user logged in
+// across an expired access token with the refresh token.
+//
+// Two replicas share the issuer (a balancer in front): the apps talk to one
+// whose access tokens live 2s, so that the front end's refresh happens
+// soon; the tokens the forgeries start from come from one whose tokens live
+// an hour, so that no forgery is refused merely for having expired.
 func TestPythonApps(t *testing.T) {
 	requireEnv(t, pythonReady(), debianPython+" with python3-jwt, python3-cryptography, python3-fastapi, python3-uvicorn and python3-flask")
 	d := rotortest.New(t, pgtest.NewDatabase(t))
-	d.Env["ROTOR_ACCESS_TOKEN_TTL"] = "2s"
+	lb := newBalancer(t)
+	d.Env["ROTOR_ISSUER"] = lb.URL()
 	const aud = "https://schedules.example"
 	webSecret := d.AddClient("web", "--grant-types", "password,refresh_token", "--scopes", "schedules:read schedules:write", "--audience", aud)
 	edSecret := d.AddClient("svc-ed", "--grant-types", "client_credentials", "--scopes", "schedules:read", "--audience", aud, "--token-alg", "EdDSA")
 	noScope := d.AddClient("svc-none", "--grant-types", "client_credentials", "--scopes", "other", "--audience", aud)
 	d.MustRunBinary("correct horse battery staple\n", "users", "add", "alice")
-	rotor := d.Serve("rotor")
+	rotor := d.Serve("rotor", "--access-token-ttl", "1h")
+	lb.set(d.Serve("rotor-short", "--access-token-ttl", "2s"))
 
 	dir := repoPath(t, "examples/python")
-	pyEnv := []string{"ROTOR_ISSUER=" + rotor.URL, "ROTOR_AUDIENCE=" + aud, "ROTOR_LEEWAY=0", "PYTHONPATH=" + dir, "PYTHONDONTWRITEBYTECODE=1"}
+	pyEnv := []string{"ROTOR_ISSUER=" + lb.URL(), "ROTOR_AUDIENCE=" + aud, "ROTOR_LEEWAY=0", "PYTHONPATH=" + dir, "PYTHONDONTWRITEBYTECODE=1"}
 	apiPort := freePort(t)
-	proctest.Start(t, "fastapi", debianPython, []string{"-m", "uvicorn", "fastapi_app:app", "--host", "127.0.0.1", "--port", apiPort}, pyEnv...)
+	api := proctest.Start(t, "fastapi", debianPython, []string{"-m", "uvicorn", "fastapi_app:app", "--host", "127.0.0.1", "--port", apiPort}, pyEnv...)
 	apiURL := "http://127.0.0.1:" + apiPort
 	proctest.WaitReady(t, apiURL+"/healthz", 60*time.Second)
 	webPort := freePort(t)
@@ -67,19 +75,21 @@ func TestPythonApps(t *testing.T) {
 			name, token string
 			status      int
 			challenge   string
+			reason      string // what the API logs as the reason it refused the token
 		}{
-			{"RS256 user token", rs256, 200, ""},
-			{"EdDSA client token", ed, 200, ""},
-			{"no token", "", 401, "Bearer"},
-			{"token without the scope", rotor.ClientCredentials(t, "svc-none", noScope), 403, "insufficient_scope"},
-			{"the old shared-secret token", forgeHS256(t, rs256, "supersecret"), 401, "invalid_token"},
-			{"HS256 signed with Rotor's public key", forgeHS256(t, rs256, jwksBody(t, rotor.URL)), 401, "invalid_token"},
-			{"alg none", algNone(t, rs256), 401, "invalid_token"},
-			{"tampered claims", tamper(t, rs256), 401, "invalid_token"},
-			{"refresh token as bearer", login.RefreshToken, 401, "invalid_token"},
+			{"RS256 user token", rs256, 200, "", ""},
+			{"EdDSA client token", ed, 200, "", ""},
+			{"no token", "", 401, "Bearer", ""},
+			{"token without the scope", rotor.ClientCredentials(t, "svc-none", noScope), 403, "insufficient_scope", ""},
+			{"the old shared-secret token", forgeHS256(t, rs256, "supersecret"), 401, "invalid_token", "algorithm not allowed"},
+			{"HS256 signed with Rotor's public key", forgeHS256(t, rs256, jwksBody(t, rotor.URL)), 401, "invalid_token", "algorithm not allowed"},
+			{"alg none", algNone(t, rs256), 401, "invalid_token", "algorithm not allowed"},
+			{"tampered claims", tamper(t, rs256), 401, "invalid_token", "InvalidSignatureError"},
+			{"refresh token as bearer", login.RefreshToken, 401, "invalid_token", "DecodeError"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				rejected := len(rejections(api.Output()))
 				req, _ := http.NewRequest("GET", apiURL+"/schedules/20201209", nil)
 				if tt.token != "" {
 					req.Header.Set("Authorization", "Bearer "+tt.token)
@@ -95,6 +105,15 @@ func TestPythonApps(t *testing.T) {
 				}
 				if tt.status == 200 && !strings.Contains(string(body), `"result":2`) {
 					t.Errorf("body %s", body)
+				}
+				if tt.reason == "" {
+					return
+				}
+				proctest.Await(t, 10*time.Second, "the API to log why it refused the token", func() bool {
+					return len(rejections(api.Output())) > rejected
+				})
+				if got := rejections(api.Output())[rejected]; got != tt.reason {
+					t.Errorf("refused because %q, want %q", got, tt.reason)
 				}
 			})
 		}
@@ -140,19 +159,35 @@ func TestPythonApps(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &me); err != nil {
 			t.Fatalf("/me: %s", raw)
 		}
-		// The access token lives 2s; wait until it has expired.
+		// The access token lives 2s: let it expire (the wait is for time
+		// itself to pass, not for another process).
+		refreshed := strings.Count(web.Output(), "access token refreshed")
 		time.Sleep(time.Until(time.Unix(me.Exp+1, 0)))
 		status, loc, body := get("/schedules/20201209")
 		if status != 200 {
 			t.Fatalf("after the access token expired: %d %q %s (want the refresh token to keep the user logged in)", status, loc, body)
 		}
-		web.WaitOutput(t, regexp.MustCompile(`access token refreshed`), 10*time.Second)
+		proctest.Await(t, 10*time.Second, "the front end to log a refresh after the expiry", func() bool {
+			return strings.Count(web.Output(), "access token refreshed") > refreshed
+		})
 		var after struct{ Exp int64 }
 		_, _, raw = get("/me")
 		if err := json.Unmarshal([]byte(raw), &after); err != nil || after.Exp <= me.Exp {
 			t.Errorf("/me after the refresh: %s (exp before: %d)", raw, me.Exp)
 		}
 	})
+}
+
+var rejectionRE = regexp.MustCompile(`token rejected: (.*)`)
+
+// rejections lists the reasons the FastAPI app logged for refusing tokens,
+// in order.
+func rejections(log string) []string {
+	var out []string
+	for _, m := range rejectionRE.FindAllStringSubmatch(log, -1) {
+		out = append(out, strings.TrimSpace(m[1]))
+	}
+	return out
 }
 
 // jwksBody fetches the JWKS, the "public key" of the classic HS256/RS256

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -45,8 +46,8 @@ func (d *deployment) startReplicas(n int) {
 }
 
 // load issues tokens through the balancer and uses each at the example API
-// until stop is closed, tallying every answer. kids collects the signing
-// keys seen.
+// until stop is closed, tallying every answer (requireOnly then judges
+// them). kids collects the signing keys seen.
 func (d *deployment) load(t *testing.T, workers int, stop <-chan struct{}, c *counters, kids *sync.Map) *sync.WaitGroup {
 	client := &http.Client{Timeout: 10 * time.Second}
 	var wg sync.WaitGroup
@@ -60,7 +61,7 @@ func (d *deployment) load(t *testing.T, workers int, stop <-chan struct{}, c *co
 				default:
 				}
 				tr, err := rotortest.Token(client, d.lb.URL(), id, d.secrets[id], url.Values{"grant_type": {"client_credentials"}})
-				c.add(statusClass("token", tr.Status, err))
+				c.add(tokenClass(tr, err, false))
 				if err != nil || tr.Status != http.StatusOK {
 					continue
 				}
@@ -76,8 +77,8 @@ func (d *deployment) load(t *testing.T, workers int, stop <-chan struct{}, c *co
 }
 
 // TestZeroDowntimeRotation is scenario 1: three replicas under sustained
-// issuance and verification; three rotations; not one failed verification
-// and not one 5xx.
+// issuance and verification; three rotations; every token request answered
+// 200 and every token verified.
 func TestZeroDowntimeRotation(t *testing.T) {
 	d := newDeployment(t, pgtest.NewDatabase(t), 3)
 	var c counters
@@ -88,14 +89,9 @@ func TestZeroDowntimeRotation(t *testing.T) {
 	var promoted []string
 	for i := range 3 {
 		// Each rotation may only promote a next key published for the
-		// propagation delay (3s); waiting for that is the point.
-		next := keysIn(t, d.Deployment, "next")
-		for _, k := range next {
-			time.Sleep(time.Until(k.CreatedAt.Add(3 * time.Second)))
-		}
-		d.MustRunBinary("", "keys", "rotate")
-		for _, k := range next {
-			promoted = append(promoted, k.KID)
+		// propagation delay (3s): Rotor refuses until then.
+		for _, alg := range []string{"RS256", "EdDSA"} {
+			promoted = append(promoted, rotateWhenPropagated(t, d.Deployment, alg).Current)
 		}
 		t.Logf("rotation %d done: %s", i+1, c.String())
 	}
@@ -118,13 +114,9 @@ func TestZeroDowntimeRotation(t *testing.T) {
 			t.Errorf("key %s was promoted but never seen signing", k)
 		}
 	}
+	requireOnly(t, &c, "token ok", "verify ok")
 	if c.get("verify ok") != c.get("token ok") {
 		t.Errorf("%d tokens issued, %d verified: %s", c.get("token ok"), c.get("verify ok"), c.String())
-	}
-	for _, bad := range []string{"token 5xx", "token 503", "token transport error", "verify 5xx", "verify 503", "verify unauthorized", "verify transport error"} {
-		if n := c.get(bad); n > 0 {
-			t.Errorf("%d × %s during rotation: %s", n, bad, c.String())
-		}
 	}
 }
 
@@ -153,16 +145,27 @@ func TestIdPDownResourceServerKeepsServing(t *testing.T) {
 	if tr, err := rotortest.Token(client, d.lb.URL(), "svc-rs", d.secrets["svc-rs"], url.Values{"grant_type": {"client_credentials"}}); err == nil && tr.Status == http.StatusOK {
 		t.Fatal("a token was issued with every replica down")
 	}
-	// Past the JWKS max-age the API's refreshes fail; it keeps its keys.
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
+	// Past the JWKS max-age the API's refreshes fail (it says so); it keeps
+	// its keys and goes on serving, before and after it has noticed.
+	failed := func() int { return strings.Count(d.api.Output(), `msg="rotor key set refresh failed"`) }
+	failedBefore, served := failed(), 0
+	proctest.Await(t, 30*time.Second, "the example API's key set refresh to fail", func() bool {
 		for _, tok := range tokens {
 			if status, err := d.api.schedules(client, tok); err != nil || status != http.StatusOK {
 				t.Fatalf("with the IdP down: %d %v", status, err)
 			}
+			served++
+		}
+		return failed() > failedBefore
+	})
+	for _, tok := range tokens {
+		if status, err := d.api.schedules(client, tok); err != nil || status != http.StatusOK {
+			t.Fatalf("after the API's refresh failed: %d %v", status, err)
 		}
 	}
+	t.Logf("%d requests served while the IdP was down, until the API's refresh failed", served)
 
+	recovered := strings.Count(d.api.Output(), `msg="rotor key set refresh recovered"`)
 	d.startReplicas(2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -173,11 +176,15 @@ func TestIdPDownResourceServerKeepsServing(t *testing.T) {
 			return err == nil && status == http.StatusOK && ctx.Err() == nil
 		})
 	}
+	proctest.Await(t, 30*time.Second, "the example API's key set refresh to recover", func() bool {
+		return strings.Count(d.api.Output(), `msg="rotor key set refresh recovered"`) > recovered
+	})
 }
 
 // TestAutomaticRotation lets the schedule rotate the keys: with a 5s period
 // the replicas (whichever holds a lane's lock) rotate every lane twice under
-// load, every replica follows, and nothing fails.
+// load, every replica follows, and every token request is answered 200 and
+// every token verifies.
 func TestAutomaticRotation(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	d := &deployment{Deployment: rotortest.New(t, dbURL), lb: newBalancer(t), secrets: map[string]string{}}
@@ -215,6 +222,7 @@ func TestAutomaticRotation(t *testing.T) {
 			t.Errorf("%s lane never rotated", alg)
 		}
 	}
+	requireOnly(t, &c, "token ok", "verify ok")
 	if c.get("verify ok") != c.get("token ok") || c.get("verify ok") < 100 {
 		t.Errorf("failures during scheduled rotation: %s", c.String())
 	}

@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -187,16 +188,36 @@ func TestWithExternalURL(t *testing.T) {
 			return shared.admin
 		}
 		return ""
-	}}
+	}, bins: pgcluster.DefaultLookup()}
 	h := &harness{lookup: l}
 	t.Cleanup(h.close)
 	conn := connect(t, h.newDatabase(t, true))
 	if got := queryInt(t, conn, hasUsersTable); got != 1 {
 		t.Errorf("users tables = %d, want 1", got)
 	}
+
+	// A dedicated cluster is still started, never skipped: the outage tests
+	// stop it, which they cannot do to a server they share.
 	r := &recorder{TB: t}
-	l.newCluster(r)
-	if !r.skipped || !strings.Contains(r.msg, EnvURL) {
-		t.Errorf("NewCluster with %s: skipped=%v msg=%q, want a skip naming the variable", EnvURL, r.skipped, r.msg)
+	c := l.newCluster(r)
+	if r.skipped || r.failed || c == nil {
+		t.Fatalf("NewCluster with %s set: skipped=%v failed=%v (%s), want a cluster of its own", EnvURL, r.skipped, r.failed, r.msg)
 	}
+	if portOf(t, c.URL()) == portOf(t, shared.admin) {
+		t.Errorf("NewCluster with %s set: URL %s is on the external server %s, want a server of its own", EnvURL, c.URL(), shared.admin)
+	}
+	conn = connect(t, c.URL())
+	if got := queryInt(t, conn, hasUsersTable); got != 1 {
+		t.Errorf("dedicated cluster: users tables = %d, want 1 (migrated)", got)
+	}
+}
+
+// portOf returns the port of a postgres:// URL.
+func portOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Port() == "" {
+		t.Fatalf("no port in %q: %v", raw, err)
+	}
+	return u.Port()
 }

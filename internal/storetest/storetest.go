@@ -26,8 +26,9 @@ type Stores struct {
 	Codes    idp.CodeStore
 	Consents idp.ConsentStore
 	Keys     keys.Store
-	// Watcher is nil for stores that only one process uses; the Watcher
-	// suite then skips.
+	// Watcher tells replicas about key changes other processes commit.
+	// Every store must have one (several processes share each kind: the
+	// replicas, and the admin commands): the Watcher suite fails without.
 	Watcher keys.Watcher
 	// Reopen opens another handle on the same database, as another process
 	// would, closed when t ends; concurrency tests spread their goroutines
@@ -44,6 +45,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("UserStore", func(t *testing.T) { TestUserStore(t, open) })
 	t.Run("ClientStore", func(t *testing.T) { TestClientStore(t, open) })
 	t.Run("RefreshStore", func(t *testing.T) { TestRefreshStore(t, open) })
+	t.Run("RevocationRaces", func(t *testing.T) { TestRevocationRaces(t, open) })
 	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
 	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })
 	t.Run("CodeExchange", func(t *testing.T) { TestCodeExchange(t, open) })

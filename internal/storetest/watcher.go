@@ -59,13 +59,14 @@ func subscribed(t *testing.T, s Stores, calls <-chan struct{}, done <-chan error
 	}
 }
 
-// TestWatcher checks keys.Watcher; it skips stores without one.
+// TestWatcher checks keys.Watcher. A store without one fails it: a replica
+// would never hear of the key changes another process commits.
 func TestWatcher(t *testing.T, open Open) {
+	if open(t).Watcher == nil {
+		t.Fatal("store has no Watcher (Stores.Watcher is nil): replicas would not hear of key changes other processes commit")
+	}
 	t.Run("ToldAfterCommit", func(t *testing.T) {
 		s := open(t)
-		if s.Watcher == nil {
-			t.Skip("store has no Watcher")
-		}
 		calls, _, done := watch(t, s.Watcher)
 		writer := s
 		if s.Reopen != nil {
@@ -91,9 +92,6 @@ func TestWatcher(t *testing.T, open Open) {
 
 	t.Run("ReturnsOnCancel", func(t *testing.T) {
 		s := open(t)
-		if s.Watcher == nil {
-			t.Skip("store has no Watcher")
-		}
 		calls, cancel, done := watch(t, s.Watcher)
 		subscribed(t, s, calls, done)
 		cancel()

@@ -10,12 +10,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rotor-idp/rotor/idp"
-	"github.com/rotor-idp/rotor/keys"
 	"github.com/rotor-idp/rotor/sql/sqlite"
 )
 
@@ -68,9 +65,23 @@ func TestHelperProcess(t *testing.T) {
 		}
 		n, _ := strconv.Atoi(os.Getenv(helperNEnv))
 		var wins []int
-		if wins, err = raceWork(context.Background(), s, "child", n); err == nil {
-			say("wins %s", strings.Trim(fmt.Sprint(wins), "[]"))
+		if wins, err = raceTokens(context.Background(), s, "child", n); err != nil {
+			break
 		}
+		say("wins %s", strings.Trim(fmt.Sprint(wins), "[]"))
+		if !in.Scan() || in.Text() != "lanes" {
+			err = errors.New("no lanes from the parent")
+			break
+		}
+		var lanes span
+		if lanes, err = raceLanes(context.Background(), s, n); err == nil {
+			say("lanes %d %d", lanes.from.UnixNano(), lanes.to.UnixNano())
+		}
+	case "refuse":
+		c := refuseCalls(context.Background(), dir)
+		say("open %q", c.open)
+		say("migrate %q", c.migrate)
+		say("lock %q", c.lock)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -252,155 +263,4 @@ func TestLockCreatesDir(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("data directory: %v, %v; want mode 0700", fi.Mode(), err)
 	}
-}
-
-// raceWorkers is how many goroutines each process of TestTwoProcessesRace
-// runs, so that the race is within each process as well as between them.
-const raceWorkers = 4
-
-// raceWork is one process's part in TestTwoProcessesRace. Each of its
-// goroutines tries to rotate every one of the n first tokens, starting at a
-// different one and wrapping around, so that goroutines of both processes
-// collide all along; raceWork returns the tokens this process won. Then the
-// goroutines add n keys to the EdDSA lane, each named after the lane's size.
-func raceWork(ctx context.Context, s *sqlite.Store, who string, n int) ([]int, error) {
-	offset := 0
-	if who == "child" {
-		offset = n / (2 * raceWorkers) // between the parent's starting points
-	}
-	var (
-		mu   sync.Mutex
-		wins []int
-		errs = make([]error, raceWorkers)
-		wg   sync.WaitGroup
-	)
-	for g := range raceWorkers {
-		wg.Go(func() {
-			for j := range n {
-				i := (offset + g*n/raceWorkers + j) % n
-				won := false
-				err := s.UseRefresh(ctx, raceToken(i), func(st idp.RefreshState) (idp.RefreshUpdate, error) {
-					won = st.Token.SpentAt.IsZero()
-					if !won {
-						return idp.RefreshUpdate{}, nil
-					}
-					next := idp.RefreshToken{Hash: raceChild(who, i), Parent: st.Token.Hash, IssuedAt: testTime}
-					return idp.RefreshUpdate{SpendToken: testTime, Issue: &next}, nil
-				})
-				if err != nil {
-					errs[g] = fmt.Errorf("UseRefresh %d: %w", i, err)
-					return
-				}
-				if won {
-					mu.Lock()
-					wins = append(wins, i)
-					mu.Unlock()
-				}
-			}
-			for range n / raceWorkers {
-				err := s.UpdateLane(ctx, keys.EdDSA, func(lane []keys.Record) (keys.Change, error) {
-					return keys.Change{Insert: []keys.Record{testKey(fmt.Sprint("k", len(lane)), keys.EdDSA, keys.StateRetired)}}, nil
-				})
-				if err != nil {
-					errs[g] = fmt.Errorf("UpdateLane: %w", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return wins, errors.Join(errs...)
-}
-
-func raceToken(i int) []byte             { return hashOf(fmt.Sprint("race token ", i)) }
-func raceChild(who string, i int) []byte { return hashOf(fmt.Sprint("race child ", who, " ", i)) }
-
-// TestTwoProcessesRace runs the same work in this process and another one
-// at once on one data directory: both migrate the fresh directory
-// together, each token is rotated by exactly one of them, and lane updates
-// are serialised across the two (every key name distinct).
-func TestTwoProcessesRace(t *testing.T) {
-	const n = 40
-	dir := t.TempDir()
-	other := startChild(t, "race", dir, fmt.Sprint(helperNEnv, "=", n))
-	s := open(t, dir) // migrating alongside the child
-	other.expect(t, "opened")
-
-	mustCreateClient(t, s, "c1")
-	for i := range n {
-		f := idp.Family{ID: fmt.Sprint("f", i), ClientID: "c1", Subject: "u1", AuthTime: testTime, CreatedAt: testTime, ExpiresAt: testTime.Add(time.Hour)}
-		if err := s.CreateFamily(t.Context(), f, idp.RefreshToken{Hash: raceToken(i), IssuedAt: testTime}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	other.send(t, "go")
-	mine, err := raceWork(t.Context(), s, "parent", n)
-	if err != nil {
-		t.Fatalf("this process: %v", err)
-	}
-	line := other.expect(t, "wins")
-	if err := other.exit(t); err != nil {
-		t.Fatalf("other process: %v", err)
-	}
-	var childWins []int
-	for _, f := range strings.Fields(line) {
-		i, err := strconv.Atoi(f)
-		if err != nil {
-			t.Fatalf("other process said wins %q", line)
-		}
-		childWins = append(childWins, i)
-	}
-	parent, theirs := winners(t, "parent", mine), winners(t, "child", childWins)
-	for i := range n {
-		winner, loser := "parent", "child"
-		if parent[i] == theirs[i] {
-			t.Errorf("token %d: won by parent %v, by child %v; want exactly one", i, parent[i], theirs[i])
-			continue
-		}
-		if theirs[i] {
-			winner, loser = loser, winner
-		}
-		st, err := s.LookupRefresh(t.Context(), raceToken(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Successor == nil || string(st.Successor.Hash) != string(raceChild(winner, i)) {
-			t.Errorf("token %d: successor is not the %s's", i, winner)
-		}
-		if _, err := s.LookupRefresh(t.Context(), raceChild(loser, i)); !errors.Is(err, idp.ErrNotFound) {
-			t.Errorf("token %d: the %s's token exists (%v)", i, loser, err)
-		}
-	}
-	t.Logf("parent won %d tokens, child %d", len(parent), len(theirs))
-
-	ring, err := s.Keys(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, r := range ring {
-		seen[r.KID] = true
-	}
-	if len(ring) != 2*n {
-		t.Errorf("ring has %d keys, want %d", len(ring), 2*n)
-	}
-	for i := range 2 * n {
-		if !seen[fmt.Sprint("k", i)] {
-			t.Errorf("key k%d missing: lane updates were not serialised (ring has %d keys)", i, len(ring))
-		}
-	}
-}
-
-// winners turns a process's wins into a set, failing on a token it won twice.
-func winners(t *testing.T, who string, wins []int) map[int]bool {
-	t.Helper()
-	set := map[int]bool{}
-	for _, i := range wins {
-		if set[i] {
-			t.Errorf("the %s won token %d twice", who, i)
-		}
-		set[i] = true
-	}
-	return set
 }

@@ -166,24 +166,25 @@ func TestTimesRoundTrip(t *testing.T) {
 }
 
 // TestRefusesBadFiles checks that Open names the path and leaves the file
-// exactly as it was, whatever is wrong with it.
+// exactly as it was, whatever is wrong with it. The calls run as the
+// file's owner, an unprivileged user when this process is root (see
+// permEnv), so that permissions stop them.
 func TestRefusesBadFiles(t *testing.T) {
 	garbage := bytes.Repeat([]byte("not a database "), 300)
 	tests := []struct {
-		name     string
-		make     func(t *testing.T, path string)
-		needUser bool // chmod does not stop root
-		wantErr  string
+		name    string
+		make    func(t *testing.T, path string)
+		wantErr string
 	}{
-		{"garbage", func(t *testing.T, path string) { write(t, path, garbage) }, false, "is not an SQLite database"},
-		{"short header", func(t *testing.T, path string) { write(t, path, []byte("SQLite format 3\x00")) }, false, "is not an SQLite database"},
+		{"garbage", func(t *testing.T, path string) { write(t, path, garbage) }, "is not an SQLite database"},
+		{"short header", func(t *testing.T, path string) { write(t, path, []byte("SQLite format 3\x00")) }, "is not an SQLite database"},
 		{"corrupt pages", func(t *testing.T, path string) {
 			b := rotorDB(t, path)
 			// Keep the 100-byte header, trash the schema table on page 1 and
 			// everything after it.
 			copy(b[100:], bytes.Repeat([]byte{0xA5}, len(b)-100))
 			write(t, path, b)
-		}, false, "is corrupt or not a database"},
+		}, "is corrupt or not a database"},
 		{"someone else's database", func(t *testing.T, path string) {
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
@@ -193,7 +194,7 @@ func TestRefusesBadFiles(t *testing.T) {
 			if _, err := db.Exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')`); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "is an SQLite database but not Rotor's"},
+		}, "is an SQLite database but not Rotor's"},
 		{"newer schema", func(t *testing.T, path string) {
 			rotorDB(t, path)
 			db, err := sql.Open("sqlite", path)
@@ -204,37 +205,39 @@ func TestRefusesBadFiles(t *testing.T) {
 			if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, 1)`); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "has schema version 9999, newer than this Rotor knows"},
+		}, "has schema version 9999, newer than this Rotor knows"},
 		{"a directory", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "is not a regular file"},
+		}, "is not a regular file"},
 		{"unreadable", func(t *testing.T, path string) {
 			rotorDB(t, path)
 			chmod(t, path, 0o200)
-		}, true, "must be readable and writable"},
+		}, "must be readable and writable"},
 	}
+	env := newPermEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.needUser && os.Geteuid() == 0 {
-				t.Skip("running as root, which file permissions do not stop")
+			t.Parallel()
+			dir := env.dir(t, "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
 			}
-			dir := t.TempDir()
 			path := filepath.Join(dir, "rotor.db")
 			tt.make(t, path)
+			env.own(t, dir)
 			before := snapshot(t, path)
 
-			s, err := sqlite.Open(t.Context(), dir)
-			if err == nil {
-				s.Close()
+			got := env.calls(t, dir)
+			t.Logf("Open: %s", got.open)
+			if got.open == "" {
 				t.Fatal("Open succeeded")
 			}
-			t.Logf("Open: %v", err)
-			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Open error = %q\nwant one naming %s and saying %q", err, path, tt.wantErr)
+			if !strings.Contains(got.open, path) || !strings.Contains(got.open, tt.wantErr) {
+				t.Errorf("Open error = %q\nwant one naming %s and saying %q", got.open, path, tt.wantErr)
 			}
-			if err := sqlite.Migrate(t.Context(), dir); err == nil {
+			if got.migrate == "" {
 				t.Error("Migrate succeeded")
 			}
 			if !bytes.Equal(before, snapshot(t, path)) {
@@ -286,54 +289,58 @@ func snapshot(t *testing.T, path string) []byte {
 	return b
 }
 
+// TestRefusesBadDirectories: Open and Lock refuse a data directory they
+// cannot use, naming it. Like TestRefusesBadFiles, the calls run as the
+// directory's unprivileged owner when this process is root.
 func TestRefusesBadDirectories(t *testing.T) {
 	tests := []struct {
-		name     string
-		dir      func(t *testing.T) string
-		needUser bool // chmod does not stop root
-		wantErr  string
+		name    string
+		dir     func(t *testing.T, e *permEnv) string
+		wantErr string
 	}{
-		{"a regular file", func(t *testing.T) string {
-			path := filepath.Join(t.TempDir(), "file")
+		{"a regular file", func(t *testing.T, e *permEnv) string {
+			path := e.dir(t, "file")
 			write(t, path, []byte("x"))
 			return path
-		}, false, "is not a directory"},
-		{"under a regular file", func(t *testing.T) string {
-			path := filepath.Join(t.TempDir(), "file")
+		}, "is not a directory"},
+		{"under a regular file", func(t *testing.T, e *permEnv) string {
+			path := e.dir(t, "file")
 			write(t, path, []byte("x"))
 			return filepath.Join(path, "data")
-		}, false, "not a directory"},
-		{"not writable", func(t *testing.T) string {
-			dir := t.TempDir()
+		}, "not a directory"},
+		{"not writable", func(t *testing.T, e *permEnv) string {
+			dir := e.dir(t, "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
 			chmod(t, dir, 0o500)
 			return dir
-		}, true, "is not writable"},
-		{"not accessible", func(t *testing.T) string {
-			dir := filepath.Join(t.TempDir(), "locked")
+		}, "is not writable"},
+		{"not accessible", func(t *testing.T, e *permEnv) string {
+			dir := e.dir(t, "locked")
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
 			chmod(t, dir, 0)
 			return dir
-		}, true, "permission denied"},
+		}, "permission denied"},
 	}
+	env := newPermEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.needUser && os.Geteuid() == 0 {
-				t.Skip("running as root, which file permissions do not stop; the path cases above cover the error path")
-			}
-			dir := tt.dir(t)
-			s, err := sqlite.Open(t.Context(), dir)
-			if err == nil {
-				s.Close()
+			t.Parallel()
+			dir := tt.dir(t, env)
+			env.own(t, filepath.Dir(dir))
+			got := env.calls(t, dir)
+			t.Logf("Open: %s", got.open)
+			if got.open == "" {
 				t.Fatal("Open succeeded")
 			}
-			t.Logf("Open: %v", err)
-			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Open error = %q\nwant one naming %s and saying %q", err, dir, tt.wantErr)
+			if !strings.Contains(got.open, dir) || !strings.Contains(got.open, tt.wantErr) {
+				t.Errorf("Open error = %q\nwant one naming %s and saying %q", got.open, dir, tt.wantErr)
 			}
-			if _, err := sqlite.Lock(dir); err == nil || !strings.Contains(err.Error(), dir) {
-				t.Errorf("Lock error = %v, want one naming %s", err, dir)
+			if got.lock == "" || !strings.Contains(got.lock, dir) {
+				t.Errorf("Lock error = %q, want one naming %s", got.lock, dir)
 			}
 		})
 	}
@@ -433,7 +440,9 @@ func holdWriteLock(t *testing.T, s *sqlite.Store, token []byte) (release func())
 // and refresh tokens that do not exist, are answered without waiting.
 func TestLockedDatabase(t *testing.T) {
 	dir := t.TempDir()
-	holder := open(t, dir)
+	// The holder's call timeout outlasts the test: the lock must stay held
+	// while the others' calls run, however long they take.
+	holder := open(t, dir, sqlite.WithCallTimeout(time.Hour))
 	mustCreateClient(t, holder, "c1")
 	tok := idp.RefreshToken{Hash: hashOf("t"), IssuedAt: testTime}
 	f := idp.Family{ID: "f1", ClientID: "c1", Subject: "u1", CreatedAt: testTime, AuthTime: testTime, ExpiresAt: testTime.Add(time.Hour)}
@@ -488,8 +497,12 @@ func TestLockedDatabase(t *testing.T) {
 	}
 
 	t.Run("reads and unknown tokens do not wait", func(t *testing.T) {
+		// The write lock is held until the test ends, so a call that
+		// queued for it could only end in an error (the busy or call
+		// timeout, 5s each); an answer proves it did not wait, whatever
+		// the clock says on a loaded machine.
 		s := open(t, dir)
-		ctx := short(t)
+		ctx := t.Context()
 		if _, err := s.LookupRefresh(ctx, tok.Hash); err != nil {
 			t.Errorf("LookupRefresh: %v", err)
 		}
