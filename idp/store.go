@@ -193,7 +193,11 @@ type RefreshStore interface {
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
 
 	// PurgeRefresh deletes every family (with its tokens) that expired before
-	// cutoff and returns how many it deleted.
+	// cutoff and returns how many it deleted. It deletes in short
+	// transactions, so that a large backlog never holds locks for long; if
+	// it fails part way, what it deleted stays deleted and the count says
+	// how much. A store shared by several processes lets one purge at a
+	// time: the others return 0 at once.
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 }
 

@@ -122,7 +122,8 @@ type CodeStore interface {
 	// PurgeCodes deletes every code that expired before cutoff, redeemed or
 	// not, and returns how many. A replay of a purged code is ErrNotFound
 	// and revokes nothing, so callers keep codes for a while after they
-	// expire (see CodeRetention).
+	// expire (see CodeRetention). It deletes in short transactions, one
+	// process at a time, as PurgeRefresh does.
 	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
 }
 
