@@ -50,13 +50,15 @@ var (
 	purgeCodes    = purgeTable{"purge authorization codes", "auth_codes", "hash", "expires_at"}
 )
 
-// query deletes at most $2 rows older than $1, oldest first. Rows another
+// query deletes at most $2 rows older than $1, oldest first. The keys are
+// collected into an array first, so the delete itself is a primary-key
+// lookup whatever the planner thinks of the table's size. Rows another
 // transaction holds (a refresh in progress) are skipped, not waited for: the
 // next purge takes them.
 func (p purgeTable) query() string {
-	return `DELETE FROM ` + p.table + ` WHERE ` + p.key + ` IN (
+	return `DELETE FROM ` + p.table + ` WHERE ` + p.key + ` = ANY(ARRAY(
 	    SELECT ` + p.key + ` FROM ` + p.table + ` WHERE ` + p.column + ` < $1
-	    ORDER BY ` + p.column + ` LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	    ORDER BY ` + p.column + ` LIMIT $2 FOR UPDATE SKIP LOCKED))`
 }
 
 // lockKey is the session advisory lock that lets one process at a time
