@@ -21,8 +21,7 @@ const purgeBatch = 500
 // much. The embedded store has one serving process, so no lock is needed to
 // keep purges from running twice.
 func (s *Store) purge(ctx context.Context, op, table, column string, cutoff time.Time) (int, error) {
-	query := `DELETE FROM ` + table + ` WHERE rowid IN (
-    SELECT rowid FROM ` + table + ` WHERE ` + column + ` < ? ORDER BY ` + column + ` LIMIT ?)`
+	query := purgeSQL(table, column)
 	total := 0
 	for {
 		start := time.Now()
@@ -40,6 +39,13 @@ func (s *Store) purge(ctx context.Context, op, table, column string, cutoff time
 		case <-time.After(time.Since(start)):
 		}
 	}
+}
+
+// purgeSQL deletes at most ?2 rows of table whose column is before ?1, the
+// oldest first, through column's index.
+func purgeSQL(table, column string) string {
+	return `DELETE FROM ` + table + ` WHERE rowid IN (
+    SELECT rowid FROM ` + table + ` WHERE ` + column + ` < ? ORDER BY ` + column + ` LIMIT ?)`
 }
 
 // purgeOnce runs one batch of purge under the call timeout.

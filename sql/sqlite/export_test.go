@@ -1,0 +1,7 @@
+package sqlite
+
+// The statements the index tests explain, as the store runs them.
+var (
+	RefreshStateSQL = refreshStateSQL
+	PurgeSQL        = purgeSQL
+)
