@@ -30,6 +30,9 @@ const (
 	ReasonCodeReuse      = "code_reuse"
 	ReasonConsentRevoked = "consent_revoked"
 	ReasonLogout         = "logout" // for EndSession
+	// ReasonFamilyLimit: the user and client had more live refresh-token
+	// families than Config.MaxFamiliesPerUserClient; the oldest went.
+	ReasonFamilyLimit = "family_limit"
 )
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2): 256 random bits sent

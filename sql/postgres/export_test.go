@@ -2,9 +2,10 @@ package postgres
 
 // The statements the index tests explain, as the store runs them.
 var (
-	StateQuery     = stateQuery
-	LockStateQuery = lockStateQuery
-	PurgeQueries   = map[string]string{
+	StateQuery         = stateQuery
+	LockStateQuery     = lockStateQuery
+	LimitFamiliesQuery = limitFamiliesQuery
+	PurgeQueries       = map[string]string{
 		purgeFamilies.table: purgeFamilies.query(),
 		purgeSessions.table: purgeSessions.query(),
 		purgeCodes.table:    purgeCodes.query(),

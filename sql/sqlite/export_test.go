@@ -2,6 +2,7 @@ package sqlite
 
 // The statements the index tests explain, as the store runs them.
 var (
-	RefreshStateSQL = refreshStateSQL
-	PurgeSQL        = purgeSQL
+	RefreshStateSQL  = refreshStateSQL
+	PurgeSQL         = purgeSQL
+	LimitFamiliesSQL = limitFamiliesSQL
 )

@@ -22,7 +22,7 @@ func TestSignInIndexes(t *testing.T) {
 		index string
 	}{
 		{`SELECT id FROM browser_sessions WHERE hash = ?1 AND idle_expires_at > ?2 AND expires_at > ?2`, []any{hash, 1}, "sqlite_autoindex_browser_sessions_2"},
-		{`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE subject = ? AND revoked_at IS NULL`, []any{1, "r", "u1"}, "refresh_families_subject_client"},
+		{`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE subject = ? AND revoked_at IS NULL`, []any{1, "r", "u1"}, "refresh_families_live"},
 		{`DELETE FROM browser_sessions WHERE user_id = ?`, []any{"u1"}, "browser_sessions_user_id"},
 		{`DELETE FROM browser_sessions WHERE idle_expires_at < ?`, []any{1}, "browser_sessions_idle_expires_at"},
 		{`UPDATE auth_codes SET revoked_at = ?, revoke_reason = ? WHERE session_id = ? AND session_id <> '' AND revoked_at IS NULL`, []any{1, "r", "s1"}, "auth_codes_session_id"},
@@ -34,7 +34,7 @@ WHERE session_id IN (SELECT id FROM browser_sessions WHERE user_id = ?) AND sess
 		{`UPDATE auth_codes SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`, []any{1, "r", "u1"}, "auth_codes_user_client"},
 		{`UPDATE auth_codes SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`, []any{1, "r", "u1", "c"}, "auth_codes_user_client"},
 		{`DELETE FROM auth_codes WHERE expires_at < ?`, []any{1}, "auth_codes_expires_at"},
-		{`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE subject = ? AND client_id = ? AND revoked_at IS NULL`, []any{1, "r", "u1", "c"}, "refresh_families_subject_client"},
+		{`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE subject = ? AND client_id = ? AND revoked_at IS NULL`, []any{1, "r", "u1", "c"}, "refresh_families_live"},
 		{`SELECT scopes FROM consents WHERE user_id = ? ORDER BY client_id`, []any{"u1"}, "sqlite_autoindex_consents_1"},
 	}
 	for _, tt := range tests {
@@ -89,6 +89,7 @@ func TestHotQueryIndexes(t *testing.T) {
 		{"UserByName", `SELECT * FROM users WHERE name = ?`, []string{"sqlite_autoindex_users_2"}},
 		{"UserByID", `SELECT * FROM users WHERE id = ?`, []string{"sqlite_autoindex_users_1"}},
 		{"the cascade to tokens", `DELETE FROM refresh_tokens WHERE family_id = ?`, []string{"refresh_tokens_family_parent"}},
+		{"LimitFamilies", sqlite.LimitFamiliesSQL, []string{"refresh_families_live"}},
 		{"PurgeRefresh batch", sqlite.PurgeSQL("refresh_families", "expires_at"), []string{"refresh_families_expires_at"}},
 		{"PurgeSessions batch", sqlite.PurgeSQL("browser_sessions", "idle_expires_at"), []string{"browser_sessions_idle_expires_at"}},
 		{"PurgeCodes batch", sqlite.PurgeSQL("auth_codes", "expires_at"), []string{"auth_codes_expires_at"}},
