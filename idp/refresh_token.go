@@ -50,5 +50,25 @@ func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now tim
 	if err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now}); err != nil {
 		return "", storeError(err)
 	}
+	s.limitFamilies(r, c.ID, sub, now)
 	return tok, nil
+}
+
+// limitFamilies revokes the oldest live families of the user and client
+// beyond Config.MaxFamiliesPerUserClient, after a new one was created. The
+// new family is already stored and its token about to be sent, so a failure
+// here only logs: the next family tries again.
+func (s *server) limitFamilies(r *http.Request, clientID, sub string, now time.Time) {
+	keep := s.cfg.MaxFamiliesPerUserClient
+	if keep < 0 {
+		return
+	}
+	n, err := s.refresh.LimitFamilies(r.Context(), sub, clientID, keep, now)
+	switch {
+	case err != nil:
+		s.log.Warn("capping refresh-token families failed", "client_id", clientID, "error", err.Error())
+	case n > 0:
+		s.log.Info("revoked the oldest refresh-token families beyond the cap",
+			"client_id", clientID, "user_id", sub, "count", n, "cap", keep)
+	}
 }

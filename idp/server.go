@@ -21,6 +21,11 @@ type Config struct {
 	RefreshTokenTTL      time.Duration // absolute lifetime of a refresh-token family (default 30 days)
 	RefreshReuseInterval time.Duration // a spent refresh token may be retried this long (default 0: never)
 	JWKSMaxAge           time.Duration // Cache-Control max-age of the JWKS (default 5m)
+	// MaxFamiliesPerUserClient caps the live refresh-token families of one
+	// user and client: each new family revokes the oldest beyond it, so a
+	// client that logs in again and again without ever refreshing cannot
+	// grow the store without bound (default 100; negative: no cap).
+	MaxFamiliesPerUserClient int
 
 	Argon2          argon2id.Params // password hashing (default DefaultArgon2)
 	Argon2Limits    Argon2Limits    // stored hashes outside are refused (defaults from Argon2)
@@ -65,6 +70,8 @@ const (
 	DefaultClientCacheTTL  = 2 * time.Second
 	DefaultSessionIdleTTL  = 8 * time.Hour
 	DefaultSessionTTL      = 7 * 24 * time.Hour
+
+	DefaultMaxFamiliesPerUserClient = 100
 )
 
 func (c Config) withDefaults() Config {
@@ -79,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RefreshTokenTTL <= 0 {
 		c.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if c.MaxFamiliesPerUserClient == 0 {
+		c.MaxFamiliesPerUserClient = DefaultMaxFamiliesPerUserClient
 	}
 	if c.JWKSMaxAge <= 0 {
 		c.JWKSMaxAge = DefaultJWKSMaxAge

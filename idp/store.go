@@ -192,8 +192,19 @@ type RefreshStore interface {
 	// none.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
 
+	// LimitFamilies revokes, for reason ReasonFamilyLimit at time at, every
+	// live family (not revoked, not expired at at) of subject and clientID
+	// but the newest keep (by CreatedAt), and returns how many it revoked.
+	// Concurrent calls never revoke more than that: whatever their order,
+	// once all have returned the newest keep live families are still live.
+	LimitFamilies(ctx context.Context, subject, clientID string, keep int, at time.Time) (int, error)
+
 	// PurgeRefresh deletes every family (with its tokens) that expired before
-	// cutoff and returns how many it deleted.
+	// cutoff and returns how many it deleted. It deletes in short
+	// transactions, so that a large backlog never holds locks for long; if
+	// it fails part way, what it deleted stays deleted and the count says
+	// how much. A store shared by several processes lets one purge at a
+	// time: the others return 0 at once.
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 }
 

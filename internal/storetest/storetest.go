@@ -45,6 +45,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("UserStore", func(t *testing.T) { TestUserStore(t, open) })
 	t.Run("ClientStore", func(t *testing.T) { TestClientStore(t, open) })
 	t.Run("RefreshStore", func(t *testing.T) { TestRefreshStore(t, open) })
+	t.Run("Purge", func(t *testing.T) { TestPurge(t, open) })
+	t.Run("FamilyLimit", func(t *testing.T) { TestFamilyLimit(t, open) })
 	t.Run("RevocationRaces", func(t *testing.T) { TestRevocationRaces(t, open) })
 	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
 	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })

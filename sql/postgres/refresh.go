@@ -279,13 +279,9 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Tim
 }
 
 // PurgeRefresh implements idp.RefreshStore: families whose expires_at is
-// before cutoff go, with their tokens through ON DELETE CASCADE.
+// before cutoff go, with their tokens through ON DELETE CASCADE, in short
+// batches by one replica at a time (see purge). A replica that finds another
+// purging returns 0 at once.
 func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge refresh families", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM refresh_families WHERE expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeFamilies, cutoff)
 }
