@@ -56,6 +56,10 @@ type Client struct {
 	RedirectURIs           []string // exact-match redirect URIs (RFC 9700 §4.1.3)
 	PostLogoutRedirectURIs []string // where RP-initiated logout may return to, matched the same way
 	FirstParty             bool     // the user is not asked for consent
+
+	// Introspect: the client may introspect access tokens issued to other
+	// clients (RFC 7662 §2.2); without it, only its own.
+	Introspect bool
 }
 
 // DisplayName is the name the login and consent pages show for the client.
