@@ -33,6 +33,7 @@ type config struct {
 	database   string
 	dataDir    string
 	keks       string
+	kekFile    string
 	dbMaxConns int
 
 	// key ring
@@ -94,7 +95,8 @@ func (c *config) jsonFlag(fs *flag.FlagSet) {
 func (c *config) storeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", "", "Postgres URL (postgres://…); empty uses the embedded store under --data-dir")
 	fs.StringVar(&c.dataDir, "data-dir", "rotor-data", "directory of the embedded store")
-	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek)")
+	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek). Prefer ROTOR_KEY_ENCRYPTION_KEYS or --key-encryption-key-file: arguments show in ps")
+	fs.StringVar(&c.kekFile, "key-encryption-key-file", "", "file holding the key-encryption keys (mode 600); the embedded store's default is <data-dir>.key-encryption-key, generated on first start")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, between 4 and 32)")
 }
 
