@@ -40,7 +40,7 @@ func (s *server) grantPassword(r *http.Request, f form, c Client) (*tokenRespons
 		return nil, err
 	}
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		if resp.RefreshToken, err = s.newFamily(r, c, u.ID, resp.Scope, now); err != nil {
+		if resp.RefreshToken, err = s.newFamily(r, c, u, resp.Scope, now); err != nil {
 			return nil, err
 		}
 	}

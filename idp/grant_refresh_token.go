@@ -14,6 +14,7 @@ var (
 	errRefreshRevoked     = errors.New("refresh token family is revoked")
 	errRefreshExpired     = errors.New("refresh token family has expired")
 	errRefreshReused      = errors.New("spent refresh token presented again; family revoked")
+	errRefreshUserOff     = errors.New("the user is disabled; family revoked")
 )
 
 // errBadRefresh is the one answer to every refused refresh token.
@@ -39,6 +40,8 @@ type refreshDecision struct {
 // decideRefresh is the refresh-token rule book, a pure function of the state
 // read under the family lock and the request:
 //   - the token is bound to its client (RFC 6749 §6, §10.4);
+//   - a disabled user refreshes nothing, and the family is revoked (disabling
+//     revokes it too; this holds even for a family that slipped past that);
 //   - a revoked or expired family refreshes nothing, and rotation never extends
 //     the family's absolute expiry;
 //   - an unspent token is spent and replaced (RFC 9700 §4.14.2 rotation);
@@ -54,6 +57,11 @@ func decideRefresh(st RefreshState, req refreshRequest) refreshDecision {
 		return refreshDecision{Refusal: errRefreshWrongClient}
 	case !fam.RevokedAt.IsZero():
 		return refreshDecision{Refusal: errRefreshRevoked}
+	case st.UserDisabled:
+		return refreshDecision{
+			Update:  RefreshUpdate{RevokeAt: req.now, RevokeReason: "user_disabled"},
+			Refusal: errRefreshUserOff,
+		}
 	case !req.now.Before(fam.ExpiresAt):
 		return refreshDecision{Refusal: errRefreshExpired}
 	}

@@ -172,6 +172,8 @@ type server struct {
 	signing  *signQueue
 
 	clientCache *clientCache
+
+	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).
@@ -205,7 +207,9 @@ func newServer(cfg Config, deps Deps) *server {
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
-		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		unavailableLog: logLimiter{every: unavailableLogEvery},
+		proxies:        proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 
 		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 

@@ -78,6 +78,13 @@ func (v *Verifier) checkClaims(t jws.Token, now time.Time) (Claims, error) {
 	if rc.Subject == "" {
 		return Claims{}, errNoSub
 	}
+	// RFC 9068 §2.2 makes both required, and Rotor always sets them.
+	if rc.ClientID == "" {
+		return Claims{}, errNoClientID
+	}
+	if rc.JWTID == "" {
+		return Claims{}, errNoJTI
+	}
 	c := Claims{
 		Issuer:    rc.Issuer,
 		Subject:   rc.Subject,

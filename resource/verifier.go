@@ -54,7 +54,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// MaxStale is how long the last good key set keeps serving while fetches
 	// fail; past it every Verify fails closed with ErrKeysUnavailable.
-	// Default 24h.
+	// Default 1h: four times the default MaxRefresh. It is also how long a
+	// key the issuer revoked (taken out of its JWKS after a compromise) can
+	// stay trusted here while the JWKS cannot be reached, so a longer
+	// MaxStale buys availability during an issuer outage with exposure to a
+	// revoked key. See the package documentation.
 	MaxStale time.Duration
 	// UnknownKeyFloor is the least time between two fetches caused by a kid
 	// the key set lacks (or by having no key set at all). Inside it such a
@@ -79,7 +83,7 @@ const (
 	defaultMinRefresh  = time.Second
 	defaultMaxRefresh  = 15 * time.Minute
 	defaultMaxBackoff  = time.Minute
-	defaultMaxStale    = 24 * time.Hour
+	defaultMaxStale    = time.Hour
 	defaultFloor       = 30 * time.Second
 	defaultCacheSize   = 10000
 	maxDocumentSize    = 1 << 20 // JWKS and metadata bodies

@@ -17,7 +17,7 @@ var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag}
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
 		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
-			`[--redirect-uris u1,u2] [--first-party] [--name NAME]`,
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password]`,
 		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
 	{group: "clients", name: "list",
 		flags: clientsFlags, run: withStore(forAdmin, clientsList)},
@@ -34,6 +34,8 @@ type clientSpec struct {
 	name                     string
 	redirectURIs, logoutURIs listFlag
 	firstParty               bool
+
+	introspect, allowPublicPassword bool
 }
 
 // clientFlags describe a new client.
@@ -47,6 +49,9 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 	fs.Var(&c.client.logoutURIs, "post-logout-redirect-uris", "where logout may send the browser back to, matched like redirect URIs")
 	fs.BoolVar(&c.client.firstParty, "first-party", false, "a first-party app: users are not asked for consent")
 	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
+	fs.BoolVar(&c.client.introspect, "introspect", false, "may introspect access tokens issued to other clients (a resource server); without it, only its own")
+	fs.BoolVar(&c.client.allowPublicPassword, "allow-public-password", false,
+		"let a --public client use the password grant: password login with no client authentication (RFC 9700 §2.4); prefer authorization_code")
 }
 
 func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
@@ -55,6 +60,7 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 		ID: in.args[0], GrantTypes: splitList(f.grantTypes, ","), Scopes: splitList(f.scopes, " "),
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
 		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
+		Introspect: f.introspect, AllowPublicPassword: f.allowPublicPassword,
 	}, now())
 	if err != nil {
 		return err
@@ -100,6 +106,9 @@ func clientsList(ctx context.Context, in *invocation, be *backend) error {
 		if c.FirstParty {
 			kind += ",first-party"
 		}
+		if c.Introspect {
+			kind += ",introspect"
+		}
 		if alg == "" {
 			alg = "(default)"
 		}
@@ -115,6 +124,7 @@ type clientJSON struct {
 	Name                   string    `json:"client_name,omitempty"` // RFC 7591 §2 names
 	Public                 bool      `json:"public"`
 	FirstParty             bool      `json:"first_party"`
+	Introspect             bool      `json:"introspect"`
 	GrantTypes             []string  `json:"grant_types"`
 	Scopes                 []string  `json:"scopes"`
 	Audiences              []string  `json:"audiences"`
@@ -125,7 +135,7 @@ type clientJSON struct {
 }
 
 func clientJSONOf(c idp.Client) clientJSON {
-	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, GrantTypes: c.GrantTypes,
+	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, Introspect: c.Introspect, GrantTypes: c.GrantTypes,
 		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg,
 		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Purge", func(t *testing.T) { TestPurge(t, open) })
 	t.Run("FamilyLimit", func(t *testing.T) { TestFamilyLimit(t, open) })
 	t.Run("RevocationRaces", func(t *testing.T) { TestRevocationRaces(t, open) })
+	t.Run("CredentialVersion", func(t *testing.T) { TestCredentialVersion(t, open) })
 	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
 	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })
 	t.Run("CodeExchange", func(t *testing.T) { TestCodeExchange(t, open) })
