@@ -13,6 +13,11 @@ import (
 	"github.com/rotor-idp/rotor/keys"
 )
 
+// AuthPrivateKeyJWT is the client authentication method in which a client
+// signs an assertion with its own key (RFC 7523 §2.2, OIDC Core §9): Rotor
+// keeps only the public keys.
+const AuthPrivateKeyJWT = "private_key_jwt"
+
 // ClientSecretPrefix starts every client secret Rotor generates.
 const ClientSecretPrefix = "rcs_"
 

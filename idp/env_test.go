@@ -113,7 +113,7 @@ func newEnvWithSeam(t testing.TB, seam func(*idp.Deps), configure ...func(*idp.C
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr}
+	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Replay: st, Pinger: st, Keys: mgr}
 	if seam != nil {
 		seam(&deps)
 	}

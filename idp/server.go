@@ -137,6 +137,7 @@ type Deps struct {
 	Sessions SessionStore
 	Codes    CodeStore
 	Consents ConsentStore
+	Replay   ReplayStore
 	Pinger   Pinger
 	Keys     KeySource
 }
@@ -150,6 +151,7 @@ type server struct {
 	sessions SessionStore
 	codes    CodeStore
 	consents ConsentStore
+	replay   ReplayStore
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
@@ -173,7 +175,7 @@ func NewServer(cfg Config, deps Deps) http.Handler {
 func newServer(cfg Config, deps Deps) *server {
 	cfg = cfg.withDefaults()
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Sessions == nil ||
-		deps.Codes == nil || deps.Consents == nil || deps.Pinger == nil || deps.Keys == nil {
+		deps.Codes == nil || deps.Consents == nil || deps.Replay == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
 	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
@@ -191,6 +193,7 @@ func newServer(cfg Config, deps Deps) *server {
 		sessions: deps.Sessions,
 		codes:    deps.Codes,
 		consents: deps.Consents,
+		replay:   deps.Replay,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),

@@ -50,6 +50,11 @@ type Client struct {
 	RedirectURIs           []string // exact-match redirect URIs (RFC 9700 §4.1.3)
 	PostLogoutRedirectURIs []string // where RP-initiated logout may return to, matched the same way
 	FirstParty             bool     // the user is not asked for consent
+
+	// No shared secrets (client_keys.go, dpop.go).
+	AuthMethod  string // "" (secret, or none when Public) or AuthPrivateKeyJWT
+	JWKS        string // the client's public keys (a JWKS, JSON) for AuthPrivateKeyJWT
+	RequireDPoP bool   // every token request must carry a DPoP proof (RFC 9449 §5)
 }
 
 // DisplayName is the name the login and consent pages show for the client.
@@ -71,8 +76,12 @@ type Family struct {
 	// Where the family came from, so that ending the browser session or a
 	// replay of the code revokes it (RFC 6749 §4.1.2). Both are empty for
 	// grants without a browser (password).
-	SessionID    string // ID of the browser session the user signed in with
-	CodeHash     []byte // hash of the authorization code it was issued for
+	SessionID string // ID of the browser session the user signed in with
+	CodeHash  []byte // hash of the authorization code it was issued for
+	// JKT is the RFC 7638 thumbprint of the DPoP key a public client's
+	// family is bound to (RFC 9449 §5): a refresh must prove possession of
+	// it. "" for an unbound family.
+	JKT          string
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // absolute; rotation never extends it
 	RevokedAt    time.Time // zero while live

@@ -32,6 +32,11 @@ func TestClientStore(t *testing.T, open Open) {
 				PostLogoutRedirectURIs: []string{"https://portal.example.com/"},
 				FirstParty:             true,
 			}},
+			{"private_key_jwt, DPoP required", idp.Client{
+				ID: "worker", GrantTypes: []string{"client_credentials"}, Audiences: []string{"https://api.example.com"},
+				CreatedAt: base, AuthMethod: idp.AuthPrivateKeyJWT, RequireDPoP: true,
+				JWKS: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"EdDSA"}]}`,
+			}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
