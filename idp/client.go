@@ -40,6 +40,8 @@ type ClientSpec struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	FirstParty             bool
+
+	RequireDPoP bool // every token request must carry a DPoP proof
 }
 
 // NewClient validates spec and returns the client to store and, for a
@@ -86,7 +88,7 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 		ID: spec.ID, Public: spec.Public, TokenAlg: spec.TokenAlg, CreatedAt: now,
 		GrantTypes: dedupe(spec.GrantTypes), Scopes: dedupe(spec.Scopes), Audiences: dedupe(spec.Audiences),
 		Name: spec.Name, RedirectURIs: dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs),
-		FirstParty: spec.FirstParty,
+		FirstParty: spec.FirstParty, RequireDPoP: spec.RequireDPoP,
 	}
 	if spec.Public {
 		return c, "", nil

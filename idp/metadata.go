@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -40,6 +41,7 @@ type metadata struct {
 	// The algorithms access tokens are signed with, so a resource server can
 	// set its allowlist; not an RFC 8414 member.
 	AccessTokenAlgs []string `json:"access_token_signing_alg_values_supported"`
+	DPoPAlgs        []string `json:"dpop_signing_alg_values_supported"` // RFC 9449 §5.1
 }
 
 func (s *server) buildMetadata() []byte {
@@ -83,6 +85,7 @@ func (s *server) buildMetadata() []byte {
 		RevocationEndpointAuthMethods:    auth,
 		IntrospectionEndpointAuthMethods: auth[:2],
 		AccessTokenAlgs:                  algs,
+		DPoPAlgs:                         dpop.DefaultAlgs,
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -39,13 +39,13 @@ func refreshTokenHash(tok string) ([]byte, bool) {
 	return sum[:], true
 }
 
-// newFamily starts a refresh-token family for a fresh grant and returns its
-// first token.
-func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now time.Time) (string, error) {
+// newFamily starts a refresh-token family for a fresh grant, bound to the
+// DPoP key jkt unless it is "", and returns its first token.
+func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now time.Time, jkt string) (string, error) {
 	tok, hash := newRefreshToken()
 	fam := Family{
 		ID: randomID(), ClientID: c.ID, Subject: sub, Scope: scope,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL), JKT: jkt,
 	}
 	if err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now}); err != nil {
 		return "", storeError(err)

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -51,6 +53,12 @@ type Config struct {
 	// from the key-encryption keys). Default: a random key per process,
 	// fine for a single replica.
 	FormKeys [][]byte
+
+	// DPoPNonce makes every DPoP proof at the token endpoint carry a nonce
+	// Rotor issued (RFC 9449 §8), which bounds how far ahead a stolen
+	// signing oracle can make proofs. Nonces need no state: they are
+	// derived from FormKeys.
+	DPoPNonce bool
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -162,6 +170,9 @@ type server struct {
 	cookies  cookieNames
 	forms    formKeys
 	signing  *signQueue
+	dpop     *dpop.Checker
+	nonces   nonceKeys
+	tokenURL string
 
 	clientCache *clientCache
 }
@@ -208,6 +219,9 @@ func newServer(cfg Config, deps Deps) *server {
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)
 	s.forms = formKeys{keys: cfg.FormKeys}
+	s.dpop = &dpop.Checker{}
+	s.nonces = newNonceKeys(cfg.FormKeys)
+	s.tokenURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"
 	return s
 }
 
