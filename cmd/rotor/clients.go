@@ -17,7 +17,7 @@ var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag}
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
 		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
-			`[--redirect-uris u1,u2] [--first-party] [--name NAME]`,
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--require-dpop]`,
 		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
 	{group: "clients", name: "list",
 		flags: clientsFlags, run: withStore(forAdmin, clientsList)},
@@ -34,6 +34,8 @@ type clientSpec struct {
 	name                     string
 	redirectURIs, logoutURIs listFlag
 	firstParty               bool
+
+	requireDPoP bool
 }
 
 // clientFlags describe a new client.
@@ -46,6 +48,7 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 	fs.Var(&c.client.redirectURIs, "redirect-uris", "redirect URIs for authorization_code, matched exactly (http only on 127.0.0.1 and [::1], any port); comma-separated or repeated")
 	fs.Var(&c.client.logoutURIs, "post-logout-redirect-uris", "where logout may send the browser back to, matched like redirect URIs")
 	fs.BoolVar(&c.client.firstParty, "first-party", false, "a first-party app: users are not asked for consent")
+	fs.BoolVar(&c.client.requireDPoP, "require-dpop", false, "every token request must carry a DPoP proof: its tokens are bound to the client's key (RFC 9449)")
 	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
 }
 
@@ -55,6 +58,7 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 		ID: in.args[0], GrantTypes: splitList(f.grantTypes, ","), Scopes: splitList(f.scopes, " "),
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
 		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
+		RequireDPoP: f.requireDPoP,
 	}, now())
 	if err != nil {
 		return err
@@ -119,6 +123,7 @@ type clientJSON struct {
 	Scopes                 []string  `json:"scopes"`
 	Audiences              []string  `json:"audiences"`
 	TokenAlg               string    `json:"token_alg,omitempty"`
+	RequireDPoP            bool      `json:"dpop_bound_access_tokens"` // RFC 9449 §5.2
 	RedirectURIs           []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	CreatedAt              time.Time `json:"created_at"`
@@ -126,7 +131,7 @@ type clientJSON struct {
 
 func clientJSONOf(c idp.Client) clientJSON {
 	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, GrantTypes: c.GrantTypes,
-		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg,
+		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg, RequireDPoP: c.RequireDPoP,
 		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }
 

@@ -79,8 +79,8 @@ func (c *config) idpConfig(s serveSettings, issuer string, keks *keys.KEKSet) id
 		Issuer: issuer, Algs: s.algs, DefaultAlg: keys.Alg(c.signingAlg),
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
-		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
-		Argon2Limits:   s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
+		ClientCacheTTL: cacheTTL(c.clientCacheTTL), DPoPNonce: c.dpopNonce,
+		Argon2Limits: s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
 	}
 }
 
