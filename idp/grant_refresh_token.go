@@ -23,7 +23,7 @@ var errBadRefresh = errInvalidGrant("refresh token is invalid, expired or revoke
 // refreshRequest is what decideRefresh needs to know about the request.
 type refreshRequest struct {
 	clientID      string
-	jkt           string // thumbprint of the request's DPoP key; "" without a proof
+	jkt           string   // thumbprint of the request's DPoP key; "" without a proof
 	scope         []string // requested; nil keeps the family's
 	now           time.Time
 	reuseInterval time.Duration
