@@ -71,6 +71,7 @@ var (
 	errIatFuture      = invalid(detail("iat in the future"))
 	errNotYetValid    = invalid(detail("nbf in the future"))
 	errNoSub          = invalid(detail("sub missing"))
+	errCnf            = invalid(detail("unsupported cnf confirmation"))
 
 	errNoKeySet    = &detailError{ErrKeysUnavailable, detail("no key set fetched yet")}
 	errStaleKeySet = &detailError{ErrKeysUnavailable, detail("key set older than MaxStale")}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/internal/jws"
 )
 
@@ -68,6 +69,26 @@ type Config struct {
 	// Default slog.Default().
 	Logger *slog.Logger
 
+	// DPoP (RFC 9449): see Authenticate and VerifyRequest.
+	//
+	// ExternalURL is the scheme, host and path prefix clients address this
+	// server by, when a proxy in front changes them: a proof's htu must be
+	// ExternalURL followed by the request's path. Default: the request's own
+	// (https when it came over TLS, its Host header).
+	ExternalURL string
+	// RequireDPoP refuses every bearer presentation: only DPoP-bound tokens
+	// with a valid proof get through.
+	RequireDPoP bool
+	// DPoPAlgorithms are the proof algorithms accepted (default ES256,
+	// EdDSA, RS256, PS256 and their larger variants; never none or HMAC).
+	DPoPAlgorithms []string
+	// DPoPMaxAge is how old a proof's iat may be (default 60s); the replay
+	// cache keeps a proof that long.
+	DPoPMaxAge time.Duration
+	// DPoPReplayCacheSize bounds the in-memory cache of proof ids (default
+	// 100,000). When it is full of live proofs, new ones are refused.
+	DPoPReplayCacheSize int
+
 	// now is the clock, for tests.
 	now func() time.Time
 }
@@ -101,6 +122,12 @@ type Verifier struct {
 	client           *http.Client
 	log              *slog.Logger
 	now              func() time.Time
+
+	dpop        *dpop.Checker
+	replay      *dpop.ReplayCache
+	externalURL string
+	requireDPoP bool
+	dpopAlgs    string // for challenges: space-separated
 
 	snap  atomic.Pointer[snapshot]
 	cache *tokenCache // nil when disabled
@@ -184,6 +211,9 @@ func New(cfg Config) (*Verifier, error) {
 		v.cache = newTokenCache(defaultCacheSize)
 	case cfg.CacheSize > 0:
 		v.cache = newTokenCache(cfg.CacheSize)
+	}
+	if err := v.configureDPoP(cfg); err != nil {
+		return nil, err
 	}
 	v.client = sameOriginClient(cfg.HTTPClient)
 	v.ctx, v.cancel = context.WithCancel(context.Background())
