@@ -173,6 +173,8 @@ type server struct {
 	dpop     *dpop.Checker
 	nonces   nonceKeys
 	tokenURL string
+	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
+	userInfoURL string
 
 	clientCache *clientCache
 }
@@ -222,6 +224,7 @@ func newServer(cfg Config, deps Deps) *server {
 	s.dpop = &dpop.Checker{}
 	s.nonces = newNonceKeys(cfg.FormKeys)
 	s.tokenURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"
+	s.userInfoURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/userinfo"
 	return s
 }
 
