@@ -42,6 +42,11 @@ type ClientSpec struct {
 	FirstParty             bool
 
 	RequireDPoP bool // every token request must carry a DPoP proof
+
+	// AuthMethod "" gives a confidential client a secret; AuthPrivateKeyJWT
+	// registers JWKS (public keys, see ParseClientJWKS) instead.
+	AuthMethod string
+	JWKS       []byte
 }
 
 // NewClient validates spec and returns the client to store and, for a
@@ -90,7 +95,21 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 		Name: spec.Name, RedirectURIs: dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs),
 		FirstParty: spec.FirstParty, RequireDPoP: spec.RequireDPoP,
 	}
-	if spec.Public {
+	switch {
+	case spec.AuthMethod == AuthPrivateKeyJWT && spec.Public:
+		return Client{}, "", errors.New("a public client cannot authenticate; private_key_jwt is for confidential clients")
+	case spec.AuthMethod == AuthPrivateKeyJWT:
+		jwks, err := ParseClientJWKS(spec.JWKS)
+		if err != nil {
+			return Client{}, "", fmt.Errorf("client keys: %w", err)
+		}
+		c.AuthMethod, c.JWKS = AuthPrivateKeyJWT, jwks
+		return c, "", nil
+	case spec.AuthMethod != "":
+		return Client{}, "", fmt.Errorf("unknown authentication method %q (want %s, or none for a client secret)", spec.AuthMethod, AuthPrivateKeyJWT)
+	case len(spec.JWKS) > 0:
+		return Client{}, "", errors.New("keys are only for --auth-method " + AuthPrivateKeyJWT)
+	case spec.Public:
 		return c, "", nil
 	}
 	var b [32]byte

@@ -177,6 +177,7 @@ type server struct {
 	userInfoURL string
 
 	clientCache *clientCache
+	clientKeys  clientKeySets
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).

@@ -156,6 +156,9 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (Client, error)
 	// Clients returns every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
+	// SetClientKeys replaces the JWKS of a private_key_jwt client (a key
+	// rotation); ErrNotFound if no such client uses private_key_jwt.
+	SetClientKeys(ctx context.Context, id, jwks string) error
 	// DeleteClient deletes the client and, in one transaction, every
 	// refresh-token family issued to it, its authorization codes and the
 	// consents given to it; ErrNotFound if none.

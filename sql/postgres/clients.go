@@ -76,3 +76,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return err
 	})
 }
+
+// SetClientKeys implements idp.ClientStore.
+func (s *Store) SetClientKeys(ctx context.Context, id, jwks string) error {
+	return s.run(ctx, "set client keys", func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, `UPDATE clients SET jwks = $2 WHERE id = $1 AND auth_method = 'private_key_jwt'`, id, jwks)
+		if err == nil && tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		return err
+	})
+}

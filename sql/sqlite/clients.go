@@ -125,3 +125,24 @@ func scanClient(row scanner) (idp.Client, error) {
 	c.CreatedAt = fromMicros(created)
 	return c, nil
 }
+
+// SetClientKeys replaces the JWKS of a private_key_jwt client; ErrNotFound
+// if there is no such client.
+func (s *Store) SetClientKeys(ctx context.Context, id, jwks string) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	err := s.write(ctx, true, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET jwks = ? WHERE id = ? AND auth_method = 'private_key_jwt'`, jwks, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = fmt.Errorf("sqlite: no private_key_jwt client %q: %w", id, idp.ErrNotFound)
+			}
+			return err
+		}
+		return nil
+	})
+	return s.mapErr(ctx, "set client keys", err)
+}
