@@ -227,13 +227,13 @@ func TestClientKeysRefusePrivateMaterial(t *testing.T) {
 	rsaKey := dpoptest.New(t, "RS256")
 	pub, _ := jwk.Import(rsaKey.Signer.Public().(*rsa.PublicKey))
 	for name, body := range map[string]string{
-		"symmetric":         `{"keys":[{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}]}`,
-		"RSA without alg":   mustJSON(t, pub),
-		"not a JWKS":        `[]`,
-		"empty":             `{"keys":[]}`,
-		"alg does not fit":  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"ES256"}]}`,
-		"X25519 is no sig":  `{"keys":[{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}`,
-		"HS256 declared":    `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","alg":"HS256"}]}`,
+		"symmetric":        `{"keys":[{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}]}`,
+		"RSA without alg":  mustJSON(t, pub),
+		"not a JWKS":       `[]`,
+		"empty":            `{"keys":[]}`,
+		"alg does not fit": `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"ES256"}]}`,
+		"X25519 is no sig": `{"keys":[{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}`,
+		"HS256 declared":   `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","alg":"HS256"}]}`,
 	} {
 		if name == "RSA without alg" {
 			body = `{"keys":[` + body + `]}`
