@@ -43,7 +43,7 @@ func (e *env) keyClient(id, alg string, mod ...func(*idp.ClientSpec)) *dpoptest.
 }
 
 // assertion signs claims for client id with k, kid k1.
-func assertion(t *testing.T, k *dpoptest.Prover, claims map[string]any) string {
+func assertion(t testing.TB, k *dpoptest.Prover, claims map[string]any) string {
 	t.Helper()
 	payload, _ := json.Marshal(claims)
 	h := jws.NewHeaders()

@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -99,24 +100,28 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if len(proof) > MaxProofLen || strings.Count(proof, ".") != 2 {
 		return Proof{}, ErrMalformed
 	}
-	msg, err := jws.ParseString(proof, jws.WithCompact())
-	if err != nil || len(msg.Signatures()) != 1 {
+	// One parse: the key provider checks the header and hands jws.Verify
+	// the header's own key, which is what a proof is signed with (§4.3).
+	var (
+		key       jwk.Key
+		headerErr error
+	)
+	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		key, headerErr = c.headerKey(sig.ProtectedHeaders())
+		if headerErr != nil {
+			return headerErr
+		}
+		alg, _ := sig.ProtectedHeaders().Algorithm()
+		sink.Key(alg, key)
+		return nil
+	})
+	payload, err := jws.Verify([]byte(proof), jws.WithCompact(), jws.WithKeyProvider(provider))
+	switch {
+	case headerErr != nil:
+		return Proof{}, headerErr
+	case key == nil:
 		return Proof{}, ErrMalformed
-	}
-	h := msg.Signatures()[0].ProtectedHeaders()
-	if typ, _ := h.Type(); typ != proofType {
-		return Proof{}, ErrType
-	}
-	alg, ok := h.Algorithm()
-	if !ok || !slices.Contains(c.algs(), alg.String()) || alg.IsSymmetric() {
-		return Proof{}, ErrAlg
-	}
-	key, ok := h.JWK()
-	if !ok || key.KeyType() == jwa.OctetSeq() || isPrivate(key) {
-		return Proof{}, ErrKey
-	}
-	payload, err := jws.Verify([]byte(proof), jws.WithCompact(), jws.WithKey(alg, key))
-	if err != nil {
+	case err != nil:
 		return Proof{}, ErrSignature
 	}
 	var cl claims
@@ -154,6 +159,23 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 		return Proof{}, ErrKey
 	}
 	return Proof{JKT: jkt, JTI: cl.JTI, Nonce: nonce, IssuedAt: issued, Expires: issued.Add(maxAge + skew)}, nil
+}
+
+// headerKey checks a proof's header (typ, an accepted asymmetric alg, a
+// public jwk) and returns its key.
+func (c *Checker) headerKey(h jws.Headers) (jwk.Key, error) {
+	if typ, _ := h.Type(); typ != proofType {
+		return nil, ErrType
+	}
+	alg, ok := h.Algorithm()
+	if !ok || !slices.Contains(c.algs(), alg.String()) || alg.IsSymmetric() {
+		return nil, ErrAlg
+	}
+	key, ok := h.JWK()
+	if !ok || key.KeyType() == jwa.OctetSeq() || isPrivate(key) {
+		return nil, ErrKey
+	}
+	return key, nil
 }
 
 func (c *Checker) algs() []string {
