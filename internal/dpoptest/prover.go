@@ -75,19 +75,36 @@ type Claims struct {
 // access token it presents (ath) and nonce, if not "", the server's nonce.
 func (p *Prover) Proof(t testing.TB, method, uri, token, nonce string) string {
 	t.Helper()
+	proof, err := p.MakeProof(method, uri, token, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof
+}
+
+// MakeProof is Proof for code that has no testing.TB (a client transport).
+func (p *Prover) MakeProof(method, uri, token, nonce string) (string, error) {
 	c := Claims{JTI: RandomJTI(), HTM: method, HTU: uri, IAT: time.Now().Unix(), Nonce: nonce}
 	if token != "" {
 		c.ATH = ATH(token)
 	}
-	return p.Sign(t, c, "dpop+jwt", p.Public)
+	return p.sign(c, "dpop+jwt", p.Public)
 }
 
 // Sign signs any claims with any typ and header jwk: attack tests use it.
 func (p *Prover) Sign(t testing.TB, c Claims, typ string, headerKey jwk.Key) string {
 	t.Helper()
-	payload, err := json.Marshal(c)
+	out, err := p.sign(c, typ, headerKey)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+func (p *Prover) sign(c Claims, typ string, headerKey jwk.Key) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
 	}
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, typ)
@@ -95,10 +112,7 @@ func (p *Prover) Sign(t testing.TB, c Claims, typ string, headerKey jwk.Key) str
 		_ = h.Set(jws.JWKKey, headerKey)
 	}
 	out, err := jws.Sign(payload, jws.WithKey(p.Alg, p.Signer, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // ATH is the ath of a token (RFC 9449 §4.2).
