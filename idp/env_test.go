@@ -119,7 +119,7 @@ func newEnvOn(t testing.TB, dbURL string, seam func(*idp.Deps), configure ...fun
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr}
+	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Replay: st, Pinger: st, Keys: mgr}
 	if seam != nil {
 		seam(&deps)
 	}

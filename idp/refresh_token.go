@@ -40,13 +40,13 @@ func refreshTokenHash(tok string) ([]byte, bool) {
 	return sum[:], true
 }
 
-// newFamily starts a refresh-token family for a fresh grant and returns its
-// first token.
-func (s *server) newFamily(r *http.Request, c Client, u User, scope string, now time.Time) (string, error) {
+// newFamily starts a refresh-token family for a fresh grant, bound to the
+// DPoP key jkt unless it is "", and returns its first token.
+func (s *server) newFamily(r *http.Request, c Client, u User, scope string, now time.Time, jkt string) (string, error) {
 	tok, hash := newRefreshToken()
 	fam := Family{
 		ID: randomID(), ClientID: c.ID, Subject: u.ID, Scope: scope, CredentialVersion: u.CredentialVersion,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL), JKT: jkt,
 	}
 	err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now})
 	if errors.Is(err, ErrRevoked) {

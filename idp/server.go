@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -56,6 +58,12 @@ type Config struct {
 	// from the key-encryption keys). Default: a random key per process,
 	// fine for a single replica.
 	FormKeys [][]byte
+
+	// DPoPNonce makes every DPoP proof at the token endpoint carry a nonce
+	// Rotor issued (RFC 9449 §8), which bounds how far ahead a stolen
+	// signing oracle can make proofs. Nonces need no state: they are
+	// derived from FormKeys.
+	DPoPNonce bool
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -147,6 +155,7 @@ type Deps struct {
 	Sessions SessionStore
 	Codes    CodeStore
 	Consents ConsentStore
+	Replay   ReplayStore
 	Pinger   Pinger
 	Keys     KeySource
 }
@@ -160,6 +169,7 @@ type server struct {
 	sessions SessionStore
 	codes    CodeStore
 	consents ConsentStore
+	replay   ReplayStore
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
@@ -170,8 +180,14 @@ type server struct {
 	cookies  cookieNames
 	forms    formKeys
 	signing  *signQueue
+	dpop     *dpop.Checker
+	nonces   nonceKeys
+	tokenURL string
+	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
+	userInfoURL string
 
 	clientCache *clientCache
+	clientKeys  clientKeySets
 
 	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
@@ -185,7 +201,7 @@ func NewServer(cfg Config, deps Deps) http.Handler {
 func newServer(cfg Config, deps Deps) *server {
 	cfg = cfg.withDefaults()
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Sessions == nil ||
-		deps.Codes == nil || deps.Consents == nil || deps.Pinger == nil || deps.Keys == nil {
+		deps.Codes == nil || deps.Consents == nil || deps.Replay == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
 	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
@@ -203,6 +219,7 @@ func newServer(cfg Config, deps Deps) *server {
 		sessions: deps.Sessions,
 		codes:    deps.Codes,
 		consents: deps.Consents,
+		replay:   deps.Replay,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
@@ -219,6 +236,10 @@ func newServer(cfg Config, deps Deps) *server {
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)
 	s.forms = formKeys{keys: cfg.FormKeys}
+	s.dpop = &dpop.Checker{}
+	s.nonces = newNonceKeys(cfg.FormKeys)
+	s.tokenURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"
+	s.userInfoURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/userinfo"
 	return s
 }
 

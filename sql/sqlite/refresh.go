@@ -38,7 +38,7 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 		}
 		_, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx,
 			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash)
+			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash, f.JKT)
 		if isForeignKey(err) {
 			return fmt.Errorf("sqlite: create refresh family: no client %q: %w", f.ClientID, idp.ErrNotFound)
 		}
@@ -230,7 +230,7 @@ func scanState(row scanner) (idp.RefreshState, error) {
 		sIssued, sSpent                sql.NullInt64
 	)
 	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
-		&f.SessionID, &f.CodeHash,
+		&f.SessionID, &f.CodeHash, &f.JKT,
 		&t.Hash, &t.Parent, &issued, &spent,
 		&sHash, &sParent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
