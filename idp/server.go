@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -51,6 +53,12 @@ type Config struct {
 	// from the key-encryption keys). Default: a random key per process,
 	// fine for a single replica.
 	FormKeys [][]byte
+
+	// Metrics, if set, records the server's Prometheus metrics; Audit, if
+	// set, hears every security-relevant act (sign-ins, tokens issued,
+	// refresh reuse, revocations). Nil records nothing.
+	Metrics *Metrics
+	Audit   *audit.Logger
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -160,6 +168,8 @@ type server struct {
 	cookies  cookieNames
 	forms    formKeys
 	signing  *signQueue
+	metrics  *Metrics      // nil records nothing
+	audit    *audit.Logger // nil records nothing
 
 	clientCache *clientCache
 }
@@ -184,7 +194,9 @@ func newServer(cfg Config, deps Deps) *server {
 	}
 	s := &server{
 		cfg:      cfg,
-		log:      cfg.Logger,
+		log:      withRequestLog(cfg.Logger),
+		metrics:  cfg.Metrics,
+		audit:    cfg.Audit,
 		users:    deps.Users,
 		clients:  deps.Clients,
 		refresh:  deps.Refresh,
@@ -201,6 +213,7 @@ func newServer(cfg Config, deps Deps) *server {
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
+	s.hasher.metrics = cfg.Metrics
 	s.metadata = s.buildMetadata()
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)

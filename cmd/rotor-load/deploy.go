@@ -84,7 +84,7 @@ func startDeployment(ctx context.Context, o *options, log io.Writer) (d *deploym
 	if _, err := d.cli(password+"\n", "users", "add", user); err != nil {
 		return d, err
 	}
-	if d.rotor, err = startProcess(ctx, "rotor", o.rotorBin, []string{"serve", "--listen", "127.0.0.1:0"},
+	if d.rotor, err = startProcess(ctx, "rotor", o.rotorBin, []string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
 		d.env, regexp.MustCompile(`msg="rotor listening" addr=(\S+)`)); err != nil {
 		return d, err
 	}

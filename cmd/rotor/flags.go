@@ -57,6 +57,8 @@ type config struct {
 	logLevel        string
 	logFormat       string
 	demo            bool
+	metricsListen   string
+	auditLog        string
 
 	// password hashing: serve and the users commands
 	argon2Memory      uint

@@ -50,6 +50,7 @@ func New(t testing.TB, dbURL string) *Deployment {
 		"ROTOR_DATABASE":            dbURL,
 		"ROTOR_KEY_ENCRYPTION_KEYS": NewKEK(),
 		"ROTOR_LISTEN":              "127.0.0.1:0",
+		"ROTOR_METRICS_LISTEN":      "127.0.0.1:0",
 	}}
 	for k, v := range FastTiming {
 		d.Env[k] = v
