@@ -30,7 +30,6 @@ func (s *syncBuffer) events(t *testing.T) []map[string]any {
 	return out
 }
 
-
 // observedEnv is an env whose server records metrics in reg and audit
 // events in log.
 func observedEnv(t *testing.T, configure ...func(*idp.Config)) (*env, *idp.Metrics, *syncBuffer) {

@@ -30,7 +30,7 @@ var serveCommand = command{
 	name: "serve", synopsis: "[flags]", summary: "run the server",
 	flags: []flagger{(*config).storeFlags, (*config).keyFlags, (*config).argon2Flags, (*config).serveFlags,
 		(*config).metricsFlags, (*config).auditFlags},
-	run:   serve,
+	run: serve,
 }
 
 // serve runs Rotor until ctx ends: it checks the settings, listens, opens
