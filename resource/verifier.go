@@ -118,7 +118,8 @@ type Verifier struct {
 	jwksURL string
 	etag    string
 
-	fetches atomic.Uint64
+	fetches  atomic.Uint64
+	counters counters // for Stats
 
 	smu      sync.Mutex // guards the fields below
 	failures int
@@ -274,9 +275,11 @@ func (v *Verifier) Close() error {
 // Config.UnknownKeyFloor; ctx bounds the wait for that fetch.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" {
+		v.rejected(ErrNoToken)
 		return Claims{}, ErrNoToken
 	}
 	if len(token) > MaxTokenSize {
+		v.rejected(errTooLarge)
 		return Claims{}, errTooLarge
 	}
 	now := v.now()
@@ -297,6 +300,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	c, k, err := v.verify(ctx, token, now)
 	if err != nil {
+		v.rejected(err)
 		return Claims{}, err
 	}
 	if v.cache != nil {
@@ -333,6 +337,7 @@ func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*verifyK
 		if k := snap.keys[kid]; k != nil {
 			return k, nil
 		}
+		v.counters.kidMisses.Add(1)
 	}
 	if f := v.startFetch(true, now); f != nil {
 		select {
@@ -379,6 +384,17 @@ type Stats struct {
 	// CacheEntries is its current size.
 	CacheHits, CacheMisses uint64
 	CacheEntries           int
+	// FetchFailures counts failed fetches of the key set (all time).
+	FetchFailures uint64
+	// UnknownKIDs counts tokens whose kid was not in a usable key set.
+	UnknownKIDs uint64
+	// RefetchesSuppressed counts on-demand fetches (an unknown kid, no key
+	// set) refused because one ran less than Config.UnknownKeyFloor ago.
+	RefetchesSuppressed uint64
+	// Rejections counts the tokens Verify refused, by a short fixed reason
+	// (expired, signature, unknown_kid, audience, keys_unavailable, …);
+	// reasons never seen are absent.
+	Rejections map[string]uint64
 }
 
 // Stats returns current statistics.
@@ -393,6 +409,10 @@ func (v *Verifier) Stats() Stats {
 	s.ConsecutiveFailures, s.LastError = v.failures, v.lastErr
 	v.smu.Unlock()
 	s.Fetches = v.fetches.Load()
+	s.FetchFailures = v.counters.fetchFailures.Load()
+	s.UnknownKIDs = v.counters.kidMisses.Load()
+	s.RefetchesSuppressed = v.counters.suppressed.Load()
+	s.Rejections = v.rejections()
 	if v.cache != nil {
 		s.CacheHits, s.CacheMisses, s.CacheEntries = v.cache.counts()
 	}
