@@ -89,7 +89,7 @@ func startDeployment(ctx context.Context, o *options, log io.Writer) (d *deploym
 		return d, err
 	}
 	if d.api, err = startProcess(ctx, "example-api", o.apiBin,
-		[]string{"--issuer", d.rotor.url, "--audience", audience, "--listen", "127.0.0.1:0"},
+		[]string{"--issuer", d.rotor.url, "--audience", audience, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
 		[]string{"PATH=" + os.Getenv("PATH")}, regexp.MustCompile(`msg="example-api listening" addr=(\S+)`)); err != nil {
 		return d, err
 	}
