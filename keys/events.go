@@ -35,8 +35,12 @@ type Event struct {
 	KID     string
 	Trigger string
 	At      time.Time
-	Count   int   // EventRewrapped: how many keys
-	Err     error // EventMaintenanceFailed
+	// Fresh marks an EventActivated of a key made current as it was
+	// published (a lane's first key, or a lane with nothing to promote):
+	// no rotation took place.
+	Fresh bool
+	Count int   // EventRewrapped: how many keys
+	Err   error // EventMaintenanceFailed
 }
 
 // trigger is the Trigger of op's changes.
@@ -66,7 +70,7 @@ func (m *Manager) emitChange(alg Alg, op OpKind, c Change, at time.Time) {
 	for _, r := range c.Insert {
 		m.emit(Event{Kind: EventPublished, Alg: alg, KID: r.KID, Trigger: tr, At: at})
 		if r.State == StateCurrent {
-			m.emit(Event{Kind: EventActivated, Alg: alg, KID: r.KID, Trigger: tr, At: at})
+			m.emit(Event{Kind: EventActivated, Alg: alg, KID: r.KID, Trigger: tr, At: at, Fresh: true})
 		}
 	}
 	for _, r := range c.Update {

@@ -69,7 +69,9 @@ func (k *KeyRing) SetSource(src RingSource) { k.src = src }
 func (k *KeyRing) Observe(e keys.Event) {
 	switch e.Kind {
 	case keys.EventActivated:
-		k.rotations.WithLabelValues(string(e.Alg), e.Trigger).Inc()
+		if !e.Fresh { // a lane's first key is no rotation
+			k.rotations.WithLabelValues(string(e.Alg), e.Trigger).Inc()
+		}
 	case keys.EventRevoked:
 		k.revocations.WithLabelValues(string(e.Alg), e.Trigger).Inc()
 	case keys.EventMaintenanceFailed:
