@@ -13,8 +13,20 @@ import (
 	"github.com/rotor-idp/rotor/internal/audit"
 )
 
-// events returns the audit lines written so far, decoded.
-func (s *syncBuffer) events(t *testing.T) []map[string]any {
+// auditBuffer holds an audit log in memory.
+type auditBuffer struct {
+	syncBuffer
+	logger *audit.Logger
+}
+
+// String is every event emitted so far.
+func (s *auditBuffer) String() string {
+	_ = s.logger.Flush()
+	return s.syncBuffer.String()
+}
+
+// events returns the audit events emitted so far, decoded.
+func (s *auditBuffer) events(t *testing.T) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(s.String()), "\n") {
@@ -32,13 +44,14 @@ func (s *syncBuffer) events(t *testing.T) []map[string]any {
 
 // observedEnv is an env whose server records metrics in reg and audit
 // events in log.
-func observedEnv(t *testing.T, configure ...func(*idp.Config)) (*env, *idp.Metrics, *syncBuffer) {
+func observedEnv(t *testing.T, configure ...func(*idp.Config)) (*env, *idp.Metrics, *auditBuffer) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	m := idp.NewMetrics(reg)
-	log := &syncBuffer{}
+	log := &auditBuffer{}
+	log.logger = audit.New(&log.syncBuffer)
 	e := newEnv(t, append([]func(*idp.Config){func(c *idp.Config) {
-		c.Metrics, c.Audit = m, audit.New(log)
+		c.Metrics, c.Audit = m, log.logger
 	}}, configure...)...)
 	t.Cleanup(func() {
 		if _, err := reg.Gather(); err != nil {

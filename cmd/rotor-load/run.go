@@ -244,8 +244,9 @@ func scenarios(d *deployment, client *http.Client, saturation int) []scenario {
 				}},
 		)
 	}
+	jwksURL := d.rotor.url + "/.well-known/jwks.json"
 	jwks := func(context.Context) (func(context.Context) (int, error), error) {
-		return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
+		return func(ctx context.Context) (int, error) { return get(ctx, jwksURL, "") }, nil
 	}
 	// The JWKS at the same concurrency is the floor of the saturation
 	// scenarios: a precomputed body, no signature, no queue of Rotor's own.

@@ -35,13 +35,15 @@ func (c *config) auditFlags(fs *flag.FlagSet) {
 // openAudit opens the audit log the flags name; close closes its file.
 func openAudit(path string, stderr io.Writer) (l *audit.Logger, close func(), err error) {
 	if path == "" || path == "-" {
-		return audit.New(stderr), func() {}, nil
+		l := audit.New(stderr)
+		return l, func() { _ = l.Close() }, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--audit-log: %w", err)
 	}
-	return audit.New(f), func() { _ = f.Close() }, nil
+	l = audit.New(f)
+	return l, func() { _ = l.Close(); _ = f.Close() }, nil
 }
 
 // auditOnce writes one admin command's audit event, as the CLI.

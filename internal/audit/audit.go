@@ -64,14 +64,34 @@ func Client(id string) Actor { return Actor{Type: ActorTypeClient, ID: id} }
 // audits needs no checks; all methods are safe for concurrent use.
 type Logger struct {
 	log *slog.Logger
+	out *lineOut // nil for NewWithHandler
 }
 
 // New returns a Logger that writes JSON lines to w, each marked
 // "log":"audit" so that audit lines can be told apart when they share a
 // stream with the server's log.
 func New(w io.Writer) *Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
-	return &Logger{log: slog.New(h).With(slog.String("log", "audit"))}
+	h := newLineHandler(w, slog.LevelInfo)
+	return &Logger{log: slog.New(h).With(slog.String("log", "audit")), out: h.out}
+}
+
+// Flush writes every event emitted so far. Events are written by a
+// goroutine of the Logger's, in batches, so that no request waits for the
+// disk; Flush is for readers that need them now (tests, shutdown).
+func (l *Logger) Flush() error {
+	if l == nil || l.out == nil {
+		return nil
+	}
+	return l.out.flush()
+}
+
+// Close flushes and stops the writer goroutine; events emitted after
+// Close are written directly. It does not close the writer.
+func (l *Logger) Close() error {
+	if l == nil || l.out == nil {
+		return nil
+	}
+	return l.out.close()
 }
 
 // NewWithHandler returns a Logger that writes through h.

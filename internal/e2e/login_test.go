@@ -77,8 +77,18 @@ func TestBruteForceBehindTrustedProxy(t *testing.T) {
 	if f, s := m.Sum("rotor_logins_total", "outcome", "failed"), m.Sum("rotor_logins_total", "outcome", "succeeded"); f != 10 || s != 1 {
 		t.Errorf("logins failed %v, succeeded %v; want 10, 1", f, s)
 	}
+	count := func(events []rotortest.AuditEvent, name string) int {
+		n := 0
+		for _, e := range events {
+			if e.Str("event") == name {
+				n++
+			}
+		}
+		return n
+	}
+	events := d.AwaitAudit(t, "31 login.throttled events", func(es []rotortest.AuditEvent) bool { return count(es, "login.throttled") >= 31 })
 	throttled := 0
-	for _, e := range d.AuditEvents(t) {
+	for _, e := range events {
 		if e.Str("event") == "login.throttled" {
 			throttled++
 			if e.Str("remote_addr") != "127.0.0.2" || e.Str("username") != "alice" {

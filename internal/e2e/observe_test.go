@@ -71,14 +71,14 @@ func TestMetricsAndAuditOfARun(t *testing.T) {
 	// The CLI revokes a key the scheduler retired: when, and by whom,
 	// must both be in the audit log.
 	var retired string
-	for _, e := range d.AuditEvents(t) {
-		if e.Str("event") == "key.retired" && e.Str("actor") == "scheduler" && e.Str("alg") == "EdDSA" {
-			retired = e.Str("kid")
+	d.AwaitAudit(t, "the scheduler retiring an EdDSA key", func(events []rotortest.AuditEvent) bool {
+		for _, e := range events {
+			if e.Str("event") == "key.retired" && e.Str("actor") == "scheduler" && e.Str("alg") == "EdDSA" {
+				retired = e.Str("kid")
+			}
 		}
-	}
-	if retired == "" {
-		t.Fatal("no scheduler key.retired event for EdDSA after a scheduled rotation")
-	}
+		return retired != ""
+	})
 	d.MustRunBinary("", "keys", "revoke", retired)
 	d.MustRunBinary("", "users", "disable", "alice")
 
@@ -131,6 +131,17 @@ func TestMetricsAndAuditOfARun(t *testing.T) {
 		}
 	}
 
+	// Everything the replica did is written once the login events of the
+	// last guesses are.
+	d.AwaitAudit(t, "the replica's events", func(events []rotortest.AuditEvent) bool {
+		n := 0
+		for _, e := range events {
+			if e.Str("event") == "login.throttled" {
+				n++
+			}
+		}
+		return n == 2
+	})
 	checkAudit(t, d, retired, secrets)
 }
 

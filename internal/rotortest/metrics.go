@@ -136,6 +136,25 @@ func (d *Deployment) AuditEvents(t testing.TB) []AuditEvent {
 	return out
 }
 
+// AwaitAudit waits until cond holds for the audit log: a replica writes
+// its events from a goroutine of its own, moments after the act.
+func (d *Deployment) AwaitAudit(t testing.TB, what string, cond func([]AuditEvent) bool) []AuditEvent {
+	t.Helper()
+	var events []AuditEvent
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if events = d.AuditEvents(t); cond(events) {
+			return events
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the audit log to show %s", what)
+		}
+		<-tick.C
+	}
+}
+
 func auditLogIn(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "audit.log")
 }
