@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // Event names: one per security-relevant act. Each event carries the time,
@@ -63,8 +64,9 @@ func Client(id string) Actor { return Actor{Type: ActorTypeClient, ID: id} }
 // Logger writes audit events. A nil *Logger discards them, so code that
 // audits needs no checks; all methods are safe for concurrent use.
 type Logger struct {
-	log *slog.Logger
-	out *lineOut // nil for NewWithHandler
+	log  *slog.Logger
+	out  *lineOut     // nil for NewWithHandler
+	fast *lineHandler // New's handler: Emit encodes straight into it
 }
 
 // New returns a Logger that writes JSON lines to w, each marked
@@ -72,7 +74,7 @@ type Logger struct {
 // stream with the server's log.
 func New(w io.Writer) *Logger {
 	h := newLineHandler(w, slog.LevelInfo)
-	return &Logger{log: slog.New(h).With(slog.String("log", "audit")), out: h.out}
+	return &Logger{log: slog.New(h).With(slog.String("log", "audit")), out: h.out, fast: h}
 }
 
 // Flush writes every event emitted so far. Events are written by a
@@ -115,6 +117,10 @@ func (l *Logger) Emit(ctx context.Context, e Event) {
 	if outcome == "" {
 		outcome = OutcomeSuccess
 	}
+	if l.fast != nil {
+		l.fast.emit(ctx, e, outcome)
+		return
+	}
 	attrs := make([]slog.Attr, 0, 6+len(e.Attrs))
 	attrs = append(attrs, slog.String("event", e.Name), slog.String("actor", e.Actor.Type))
 	if e.Actor.ID != "" {
@@ -128,5 +134,9 @@ func (l *Logger) Emit(ctx context.Context, e Event) {
 		attrs = append(attrs, slog.String("request_id", id))
 	}
 	attrs = append(attrs, e.Attrs...)
-	l.log.LogAttrs(ctx, slog.LevelInfo, e.Name, attrs...)
+	// Straight to the handler: Logger.LogAttrs would also walk the stack
+	// for the caller's source position, which audit events do not show.
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, e.Name, 0)
+	r.AddAttrs(attrs...)
+	_ = l.log.Handler().Handle(ctx, r)
 }

@@ -26,10 +26,11 @@ type lineHandler struct {
 
 // lineOut hands complete lines to a writer goroutine, so that a request
 // never waits for the audit log's write: lines are appended to a buffer
-// under a mutex (they never interleave), and the writer takes the whole
-// buffer at once, writing lines in batches as fast as the file takes them.
-// Past maxPending bytes the request writes the batch itself (backpressure
-// instead of unbounded memory). Flush and Close write what is pending.
+// under a mutex (they never interleave), and the writer writes the whole
+// buffer at most flushDelay after its first line, so that a busy server
+// makes one write per batch instead of one per event. Past maxPending bytes
+// the request writes the batch itself (backpressure instead of unbounded
+// memory). Flush and Close write what is pending.
 type lineOut struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -38,13 +39,17 @@ type lineOut struct {
 	idle    *sync.Cond    // signalled when a batch has been written
 	writing bool
 	closed  bool
+	stop    chan struct{} // closed by close
 	done    chan struct{}
 }
 
-const maxPending = 1 << 20
+const (
+	maxPending = 1 << 20
+	flushDelay = 10 * time.Millisecond
+)
 
 func newLineOut(w io.Writer) *lineOut {
-	o := &lineOut{w: w, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	o := &lineOut{w: w, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	o.idle = sync.NewCond(&o.mu)
 	go o.run()
 	return o
@@ -68,15 +73,25 @@ func (o *lineOut) write(line []byte) error {
 	return nil
 }
 
-// run writes pending batches until Close.
+// run writes each batch flushDelay after its first line, until Close.
 func (o *lineOut) run() {
 	defer close(o.done)
-	for range o.kick {
-		o.mu.Lock()
-		if o.closed {
-			o.mu.Unlock()
+	t := time.NewTimer(flushDelay)
+	t.Stop()
+	for {
+		select {
+		case <-o.kick:
+		case <-o.stop:
 			return
 		}
+		t.Reset(flushDelay)
+		select {
+		case <-t.C:
+		case <-o.stop:
+			t.Stop()
+			return
+		}
+		o.mu.Lock()
 		_ = o.flushLocked()
 		o.mu.Unlock()
 	}
@@ -118,7 +133,7 @@ func (o *lineOut) close() error {
 	err := o.flushLocked()
 	if !o.closed {
 		o.closed = true
-		close(o.kick)
+		close(o.stop)
 	}
 	o.mu.Unlock()
 	<-o.done
@@ -158,6 +173,45 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 		linePool.Put(bp)
 	}
 	return err
+}
+
+// emit writes an audit event as Logger.Emit's slog path would, without
+// building a slog.Record: the same line, for a fraction of the
+// allocations, on the token endpoint's hot path.
+func (h *lineHandler) emit(ctx context.Context, e Event, outcome string) {
+	bp := linePool.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, `{"time":"`...)
+	b = time.Now().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":`...)
+	b = appendString(b, e.Name)
+	b = append(b, `,"log":"audit","event":`...)
+	b = appendString(b, e.Name)
+	b = append(b, `,"actor":`...)
+	b = appendString(b, e.Actor.Type)
+	if e.Actor.ID != "" {
+		b = append(b, `,"actor_id":`...)
+		b = appendString(b, e.Actor.ID)
+	}
+	b = append(b, `,"outcome":`...)
+	b = appendString(b, outcome)
+	if e.Remote != "" {
+		b = append(b, `,"remote_addr":`...)
+		b = appendString(b, e.Remote)
+	}
+	if id := RequestID(ctx); id != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendString(b, id)
+	}
+	for _, a := range e.Attrs {
+		b = appendAttr(b, "", a)
+	}
+	b = append(b, '}', '\n')
+	_ = h.out.write(b)
+	if cap(b) <= 16<<10 {
+		*bp = b
+		linePool.Put(bp)
+	}
 }
 
 func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -57,3 +57,30 @@ func TestLineHandlerMatchesJSONHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitFastPathMatchesSlogPath holds Logger.Emit's direct encoding to
+// the line its slog path writes for the same event.
+func TestEmitFastPathMatchesSlogPath(t *testing.T) {
+	ctx := WithRequestID(t.Context(), "req-1")
+	e := Event{Name: TokenIssued, Actor: Client("svc"), Remote: "192.0.2.7", Attrs: []slog.Attr{
+		slog.String("kid", "k\"1"), slog.Bool("refresh_token", true), slog.Int("n", 3)}}
+	decode := func(b *bytes.Buffer) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+			t.Fatalf("%q: %v", b.String(), err)
+		}
+		delete(m, "time")
+		return m
+	}
+	var fast, slow bytes.Buffer
+	lf := New(&fast)
+	lf.Emit(ctx, e)
+	_ = lf.Close()
+	ls := New(&slow)
+	ls.fast = nil // the slog path
+	ls.Emit(ctx, e)
+	_ = ls.Close()
+	if diff := cmp.Diff(decode(&slow), decode(&fast)); diff != "" {
+		t.Errorf("(-slog path +fast path):\n%s", diff)
+	}
+}
