@@ -102,8 +102,8 @@ func TestDatabaseOutage(t *testing.T) {
 		return r.Metrics(t).Sum("rotor_key_ring_staleness_seconds") > 3
 	})
 	if m := r.Metrics(t); m.Sum("rotor_http_request_duration_seconds", "route", "/oauth2/token", "status_class", "5xx") == 0 ||
-		m.Sum("rotor_token_errors_total", "error", "temporarily_unavailable") == 0 {
-		t.Error("the outage's 503s are not in the metrics")
+		m.Sum("rotor_token_errors_total", "error", "temporarily_unavailable") == 0 || m.Sum("rotor_store_errors_total") == 0 {
+		t.Error("the outage's 503s and store errors are not in the metrics")
 	}
 
 	cluster.Start()

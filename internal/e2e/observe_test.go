@@ -130,6 +130,10 @@ func TestMetricsAndAuditOfARun(t *testing.T) {
 			t.Errorf("no %s in the scrape", name)
 		}
 	}
+	// Never on the public listener.
+	if status, _, _ := get(t, r.URL+"/metrics"); status != http.StatusNotFound {
+		t.Errorf("GET /metrics on the public listener: %d, want 404", status)
+	}
 
 	// Everything the replica did is written once the login events of the
 	// last guesses are.
