@@ -39,14 +39,29 @@ func BenchmarkObservabilityOverhead(b *testing.B) {
 	cfg.Metrics, cfg.Audit = idp.NewMetrics(prometheus.NewRegistry()), audit.New(f)
 	servers := [3]http.Handler{e.handler, idp.NewServer(metricsOnly, deps), idp.NewServer(cfg, deps)}
 	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	b.Run("client_credentials/EdDSA", func(b *testing.B) {
+		benchOverhead(b, servers, func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth("svc", secret)
+			return r
+		})
+	})
+	b.Run("jwks", func(b *testing.B) {
+		benchOverhead(b, servers, func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+		})
+	})
+}
+
+// benchOverhead serves the request newReq makes on each of servers (bare,
+// metrics, metrics and audit) and reports the CPU each adds.
+func benchOverhead(b *testing.B, servers [3]http.Handler, newReq func() *http.Request) {
 	serve := func(h http.Handler) {
-		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth("svc", secret)
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, newReq())
 		if w.Code != http.StatusOK {
-			b.Fatalf("token: %d %s", w.Code, w.Body)
+			b.Fatalf("%d %s", w.Code, w.Body)
 		}
 	}
 	for _, h := range servers { // warm both (client cache, pools)
