@@ -101,6 +101,7 @@ func asOAuthError(err error) *oauthError {
 // invalid_client a 401 with a Basic challenge.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := asOAuthError(err)
+	s.errorObserved(oe)
 	h := w.Header()
 	if oe.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="rotor", charset="UTF-8"`)

@@ -30,6 +30,7 @@ func (s *server) grantPassword(r *http.Request, f form, c Client, jkt string) (*
 		return nil, err
 	}
 	u, err := s.authenticate(r.Context(), name, pw, s.proxies.clientAddr(r))
+	s.loginObserved(r, c.ID, name, u, err)
 	if err != nil {
 		return nil, loginError(err)
 	}

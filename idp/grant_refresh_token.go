@@ -139,6 +139,7 @@ func (s *server) grantRefreshToken(r *http.Request, f form, c Client, jkt string
 		return nil, s.refuseRefresh(r, d.Refusal, fam, c)
 	}
 
+	s.metrics.refreshRotated()
 	if scope == nil {
 		scope, _ = parseScope(fam.Scope)
 	}
@@ -160,6 +161,7 @@ func (s *server) refuseRefresh(r *http.Request, refusal error, fam Family, c Cli
 	level := slog.LevelInfo
 	if errors.Is(refusal, errRefreshReused) {
 		level = slog.LevelWarn
+		s.refreshReuseObserved(r, fam, c.ID)
 	}
 	s.log.LogAttrs(r.Context(), level, "refresh refused", slog.String("reason", refusal.Error()),
 		slog.String("family_id", fam.ID), slog.String("client_id", c.ID))

@@ -41,6 +41,7 @@ func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.metrics.introspected(resp.Active)
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -65,6 +65,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	name, pw := f.Get("username"), f.Get("password")
 	u, err := s.authenticate(r.Context(), name, pw, s.proxies.clientAddr(r))
+	s.loginObserved(r, req.client.ID, name, u, err)
 	if err != nil {
 		s.loginFailed(w, r, req, name, err)
 		return

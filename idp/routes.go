@@ -11,7 +11,7 @@ import (
 // routes is Rotor's whole HTTP surface.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.accessLog)
+	r.Use(s.observe, s.recoverer, s.accessLog)
 
 	r.Post("/oauth2/token", s.handleToken)           // RFC 6749 §3.2
 	r.Post("/oauth2/revoke", s.handleRevoke)         // RFC 7009

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
@@ -64,6 +65,11 @@ type Config struct {
 	// signing oracle can make proofs. Nonces need no state: they are
 	// derived from FormKeys.
 	DPoPNonce bool
+	// Metrics, if set, records the server's Prometheus metrics; Audit, if
+	// set, hears every security-relevant act (sign-ins, tokens issued,
+	// refresh reuse, revocations). Nil records nothing.
+	Metrics *Metrics
+	Audit   *audit.Logger
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -185,6 +191,8 @@ type server struct {
 	tokenURL string
 	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
 	userInfoURL string
+	metrics     *Metrics      // nil records nothing
+	audit       *audit.Logger // nil records nothing
 
 	clientCache *clientCache
 	clientKeys  clientKeySets
@@ -212,7 +220,9 @@ func newServer(cfg Config, deps Deps) *server {
 	}
 	s := &server{
 		cfg:      cfg,
-		log:      cfg.Logger,
+		log:      withRequestLog(cfg.Logger),
+		metrics:  cfg.Metrics,
+		audit:    cfg.Audit,
 		users:    deps.Users,
 		clients:  deps.Clients,
 		refresh:  deps.Refresh,
@@ -232,6 +242,7 @@ func newServer(cfg Config, deps Deps) *server {
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
+	s.hasher.metrics = cfg.Metrics
 	s.metadata = s.buildMetadata()
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)

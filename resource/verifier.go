@@ -149,7 +149,8 @@ type Verifier struct {
 	jwksURL string
 	etag    string
 
-	fetches atomic.Uint64
+	fetches  atomic.Uint64
+	counters counters // for Stats
 
 	smu      sync.Mutex // guards the fields below
 	failures int
@@ -308,9 +309,11 @@ func (v *Verifier) Close() error {
 // Config.UnknownKeyFloor; ctx bounds the wait for that fetch.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" {
+		v.rejected(ErrNoToken)
 		return Claims{}, ErrNoToken
 	}
 	if len(token) > MaxTokenSize {
+		v.rejected(errTooLarge)
 		return Claims{}, errTooLarge
 	}
 	now := v.now()
@@ -331,6 +334,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	c, k, err := v.verify(ctx, token, now)
 	if err != nil {
+		v.rejected(err)
 		return Claims{}, err
 	}
 	if v.cache != nil {
@@ -367,6 +371,7 @@ func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*verifyK
 		if k := snap.keys[kid]; k != nil {
 			return k, nil
 		}
+		v.counters.kidMisses.Add(1)
 	}
 	if f := v.startFetch(true, now); f != nil {
 		select {

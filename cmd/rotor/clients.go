@@ -5,15 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // clientsFlags are the flags of every clients command.
-var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag}
+var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).auditFlags}
 
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
@@ -120,6 +122,8 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 	} else if err != nil {
 		return err
 	}
+	in.audit(ctx, audit.ClientCreated, slog.String("client_id", c.ID), slog.Bool("public", c.Public),
+		slog.String("grant_types", strings.Join(c.GrantTypes, " ")))
 	// The secret is printed here once and never again: the store keeps only
 	// its hash.
 	if in.cfg.json {
@@ -140,6 +144,7 @@ func clientsDelete(ctx context.Context, in *invocation, be *backend) error {
 	if err := be.st.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "client", id)
 	}
+	in.audit(ctx, audit.ClientDeleted, slog.String("client_id", id))
 	return in.done(map[string]string{"client_id": id, "status": "deleted"}, "deleted client %s and its refresh tokens", id)
 }
 

@@ -63,6 +63,8 @@ type config struct {
 	demo            bool
 	insecureHTTP    bool
 	tlsCert, tlsKey string
+	metricsListen   string
+	auditLog        string
 
 	// password hashing: serve and the users commands
 	argon2Memory      uint

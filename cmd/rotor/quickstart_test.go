@@ -24,7 +24,7 @@ import (
 func embedded(t *testing.T, name, dir string) (*proctest.Proc, string) {
 	t.Helper()
 	bin := proctest.Build(t, "./cmd/rotor")
-	p := proctest.Start(t, name, bin, []string{"serve", "--demo", "--data-dir", dir, "--listen", "127.0.0.1:0"}, "ROTOR_ARGON2_MEMORY=1024", "ROTOR_ARGON2_ITERATIONS=1")
+	p := proctest.Start(t, name, bin, []string{"serve", "--demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, "ROTOR_ARGON2_MEMORY=1024", "ROTOR_ARGON2_ITERATIONS=1")
 	issuer := p.WaitOutput(t, regexp.MustCompile(`Rotor is running at (\S+)`), 60*time.Second)
 	proctest.WaitReady(t, issuer+"/readyz", 30*time.Second)
 	return p, issuer
@@ -144,7 +144,7 @@ func runServe(t *testing.T, dir string, args ...string) (string, string, error) 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	env := map[string]string{"ROTOR_LISTEN": "127.0.0.1:0", "ROTOR_DATA_DIR": dir}
+	env := map[string]string{"ROTOR_LISTEN": "127.0.0.1:0", "ROTOR_METRICS_LISTEN": "127.0.0.1:0", "ROTOR_DATA_DIR": dir}
 	err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -28,8 +29,9 @@ const (
 
 var serveCommand = command{
 	name: "serve", synopsis: "[flags]", summary: "run the server",
-	flags: []flagger{(*config).storeFlags, (*config).keyFlags, (*config).argon2Flags, (*config).serveFlags},
-	run:   serve,
+	flags: []flagger{(*config).storeFlags, (*config).keyFlags, (*config).argon2Flags, (*config).serveFlags,
+		(*config).metricsFlags, (*config).auditFlags},
+	run: serve,
 }
 
 // serve runs Rotor until ctx ends: it checks the settings, listens, opens
@@ -45,14 +47,25 @@ func serve(ctx context.Context, in *invocation) error {
 		return err
 	}
 	defer ln.Close()
+	tel, err := newTelemetry(c, in.stderr)
+	if err != nil {
+		return err
+	}
+	defer tel.Close()
 	be, err := openBackend(ctx, c, forServe, s.log)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-	mgr, err := keys.NewManager(be.st, c.keysConfig(s, be.keks))
+	tel.watchStore(be.st)
+	kc := c.keysConfig(s, be.keks)
+	kc.Events = keyEvents(tel.audit, audit.Scheduler, tel.ring)
+	mgr, err := keys.NewManager(be.st, kc)
 	if err != nil {
 		return err
+	}
+	if tel.ring != nil {
+		tel.ring.SetSource(mgr)
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("key ring: %w", err)
@@ -64,8 +77,11 @@ func serve(ctx context.Context, in *invocation) error {
 	defer stopBG()
 	go mgr.Run(bg)
 	go purgeExpired(bg, be.st, s.log)
+	tel.serve(bg, s.log)
 
-	var handler http.Handler = idp.NewServer(c.idpConfig(s, issuer, be.keks), idp.Deps{
+	ic := c.idpConfig(s, issuer, be.keks)
+	ic.Metrics, ic.Audit = tel.idp, tel.audit
+	var handler http.Handler = idp.NewServer(ic, idp.Deps{
 		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Replay: be.st, Pinger: be.st, Keys: mgr,
 	})
 	var demo *demoSite
