@@ -21,7 +21,7 @@ func TestExampleWeb(t *testing.T) {
 	p := proctest.Start(t, "example-web", proctest.Build(t, "./cmd/example-web"),
 		[]string{"--issuer", rg.rotor.URL, "--api", api.url, "--listen", "127.0.0.1:0", "--session-dir", dir, "--refresh-margin", "1s"},
 		"EXAMPLE_WEB_CLIENT_SECRET="+rg.secret)
-	fe := &frontEnd{url: "http://" + p.WaitOutput(t, webListeningRE, 60*time.Second), proc: p, sessionDir: dir}
+	fe := &frontEnd{url: "http://" + p.WaitOutput(t, webListeningRE, 60*time.Second), proc: p, sessionDir: dir, cookieName: "example_web_session"}
 	proctest.WaitReady(t, fe.url+"/healthz", 30*time.Second)
 
 	t.Run("forged state", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -12,9 +14,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/rotor-idp/rotor/internal/browser"
 	"github.com/rotor-idp/rotor/internal/pgtest"
@@ -55,6 +59,7 @@ type frontEnd struct {
 	url        string
 	proc       *proctest.Proc
 	sessionDir string
+	cookieName string // the session cookie's
 }
 
 var tokenOKRE = regexp.MustCompile(`msg=request method=POST path=/oauth2/token status=200`)
@@ -201,6 +206,11 @@ func runSignInScenario(t *testing.T, rg *signInRig, fe *frontEnd, shot func(ctx 
 		shot(ctx)
 	}
 	first := fe.session(t)
+	if c := browserCookie(t, ctx, fe); c.Value == "" || strings.Contains(c.Value, first.RefreshToken) || strings.Contains(c.Value, first.AccessToken) {
+		t.Errorf("session cookie %q", c.Value)
+	} else if b, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil || len(b) != 32 {
+		t.Errorf("the session cookie holds %q, want a random 256-bit id (base64url) and nothing else", c.Value)
+	}
 
 	t.Log("the access token expires: one refresh, still signed in")
 	waitPast(t, tokenExpiry(t, first.AccessToken))
@@ -222,8 +232,17 @@ func runSignInScenario(t *testing.T, rg *signInRig, fe *frontEnd, shot func(ctx 
 		t.Fatal(err)
 	}
 	waitPast(t, tokenExpiry(t, second.AccessToken))
+	// The page's requests come at once (tabs, a reload during a load):
+	// the front end must refresh once, not spend the same refresh token
+	// in each, which Rotor would take for theft and revoke the family.
+	before = rg.tokenGrants()
+	burst(t, fe, browserCookie(t, ctx, fe))
+	proctest.Await(t, 10*time.Second, "Rotor to log the refresh", func() bool { return rg.tokenGrants() > before })
 	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("username")))
 	wantHome(t, ctx, fe, "after the key rotation")
+	if n := rg.tokenGrants() - before; n != 1 {
+		t.Errorf("%d token grants for a burst of requests after expiry, want 1 refresh", n)
+	}
 	third := fe.session(t)
 	kid := rotortest.KID(t, third.AccessToken)
 	if !slices.ContainsFunc(rotated, func(r keyRotation) bool { return r.Current == kid }) {
@@ -293,3 +312,53 @@ func forgedState(t *testing.T, fe *frontEnd, cookieName string) *http.Cookie {
 	}
 	return cookie
 }
+
+// browserCookie is the front end's session cookie, as the browser holds it.
+func browserCookie(t *testing.T, ctx context.Context, fe *frontEnd) *network.Cookie {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{fe.url + "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == fe.cookieName {
+			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
+				t.Errorf("session cookie %+v: want HttpOnly and SameSite=Lax", c)
+			}
+			return c
+		}
+	}
+	t.Fatalf("no %s cookie in %d cookies", fe.cookieName, len(res.Cookies))
+	return nil
+}
+
+// burst sends 16 requests for the home page at once with the browser's
+// session cookie; each must show the signed-in page.
+func burst(t *testing.T, fe *frontEnd, c *network.Cookie) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for range 16 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, fe.url+"/", nil)
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Alice Liddell") {
+				errs <- fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("request in the burst: %s", e)
+	}
+}
+
+var noRedirect = &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
