@@ -21,6 +21,7 @@ Run: ROTOR_ISSUER=http://127.0.0.1:8080 ROTOR_CLIENT_ID=web ROTOR_CLIENT_SECRET=
 """
 
 import html
+import json
 import logging
 import os
 import secrets
@@ -42,6 +43,22 @@ PORT = int(os.environ.get("PORT", "5000"))
 BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:%d" % PORT).rstrip("/")
 REFRESH_MARGIN = float(os.environ.get("REFRESH_MARGIN", "30"))
 
+
+
+def client_secret():
+    """ROTOR_CLIENT_SECRET, or the file ROTOR_CLIENT_SECRET_FILE names: the
+    output of `rotor clients add --json` or the bare secret (compose)."""
+    path = os.environ.get("ROTOR_CLIENT_SECRET_FILE")
+    if not path:
+        return os.environ.get("ROTOR_CLIENT_SECRET", "")
+    with open(path) as f:
+        text = f.read()
+    try:
+        return json.loads(text)["client_secret"]
+    except (ValueError, TypeError, KeyError):
+        return text.strip()
+
+
 app = Flask(__name__)
 # Signs Flask's session cookie only; it verifies no token and forges none.
 app.secret_key = os.environ.get("FLASK_SECRET_KEY") or secrets.token_hex(32)
@@ -59,7 +76,7 @@ oauth = OAuth(app, cache=StateCache())
 oauth.register(
     "rotor",
     client_id=os.environ.get("ROTOR_CLIENT_ID", "web"),
-    client_secret=os.environ.get("ROTOR_CLIENT_SECRET", ""),
+    client_secret=client_secret(),
     server_metadata_url=ISSUER + "/.well-known/openid-configuration",
     client_kwargs={"scope": "openid profile offline_access schedules:read", "code_challenge_method": "S256"},
 )
