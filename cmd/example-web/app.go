@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -93,6 +94,12 @@ func (a *app) lock(id string) func() {
 	mu := m.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
+}
+
+// clientContext makes x/oauth2 and go-oidc use the app's HTTP client (with
+// its timeout) for the calls they make to Rotor.
+func (a *app) clientContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, a.http)
 }
 
 // forget ends the local session.

@@ -59,7 +59,7 @@ func (a *app) freshTokens(ctx context.Context, id string) (*session, error) {
 	}
 	// A token with only a refresh token is invalid to x/oauth2, so the
 	// source refreshes it.
-	tok, err := a.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: s.RefreshToken}).Token()
+	tok, err := a.oauth.TokenSource(a.clientContext(ctx), &oauth2.Token{RefreshToken: s.RefreshToken}).Token()
 	if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
 		a.log.Info("refresh refused; signing out", "sub", s.Subject)
 		return nil, errRefused

@@ -61,13 +61,14 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusForbidden, "Sign-in did not complete ("+e+").", nil)
 		return
 	}
-	tok, err := a.oauth.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(s.Verifier))
+	ctx := a.clientContext(r.Context())
+	tok, err := a.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(s.Verifier))
 	if err != nil {
 		a.fail(w, http.StatusBadGateway, "Rotor did not accept the sign-in. Start again.", err)
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := a.verifier.Verify(r.Context(), raw)
+	idt, err := a.verifier.Verify(ctx, raw)
 	if err == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(s.Nonce)) != 1 {
 		err = errNonce
 	}
@@ -82,7 +83,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		Username string `json:"preferred_username"`
 		Name     string `json:"name"`
 	}
-	ui, err := a.provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok))
+	ui, err := a.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err == nil {
 		err = ui.Claims(&profile)
 	}

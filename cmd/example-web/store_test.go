@@ -91,8 +91,8 @@ func TestSessionLock(t *testing.T) {
 	a := &app{}
 	id := newSessionID()
 	var (
-		wg          sync.WaitGroup
-		mu          sync.Mutex
+		wg           sync.WaitGroup
+		mu           sync.Mutex
 		inside, most int
 	)
 	for range 32 {

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, abort, redirect, request, session
+from flask import Flask, redirect, request, session
 
 from token_store import StateCache, TokenStore
 
@@ -145,11 +145,12 @@ def callback():
     try:
         token = oauth.rotor.authorize_access_token()
         profile = oauth.rotor.userinfo(token=token)
-    except (OAuthError, KeyError) as e:
+        if profile["sub"] != token["userinfo"]["sub"]:
+            raise OAuthError(description="UserInfo names another subject than the ID token")
+    except (OAuthError, KeyError, requests.RequestException) as e:
+        # The reason goes to the log, never to the page.
         log.warning("sign-in refused: %s", type(e).__name__)
         return page("Sign-in failed", '<p id="error" role="alert">This sign-in was not started here, was already used, or was refused. <a href="/">Start again</a>.</p>', 400)
-    if profile["sub"] != token["userinfo"]["sub"]:
-        abort(502)
     old = session.get("sid")
     if old:
         tokens.delete(old)
@@ -176,7 +177,14 @@ def home():
     except RefreshRefused:
         session.clear()
         return redirect("/login?reauth=1")
-    resp = requests.get(SCHEDULES_API + "/schedules/20201209", headers={"Authorization": "Bearer " + tok["access_token"]}, timeout=10)
+    except (OAuthError, requests.RequestException) as e:
+        log.warning("refresh failed: %s", type(e).__name__)
+        return page("Something went wrong", '<p id="error" role="alert">Rotor could not be reached to renew your sign-in. Try again in a moment.</p>', 502)
+    try:
+        resp = requests.get(SCHEDULES_API + "/schedules/20201209", headers={"Authorization": "Bearer " + tok["access_token"]}, timeout=10)
+    except requests.RequestException as e:
+        log.warning("schedules API unreachable: %s", type(e).__name__)
+        return page("Something went wrong", '<p id="error" role="alert">The schedules could not be fetched.</p>', 502)
     if resp.status_code != 200:
         log.warning("schedules API answered %d (%s)", resp.status_code, resp.headers.get("WWW-Authenticate", ""))
         return page("Something went wrong", '<p id="error" role="alert">The schedules could not be fetched.</p>', 502)
