@@ -18,7 +18,7 @@ func page(body string) *template.Template {
 
 var (
 	homePage = page(`<h1>Schedules</h1>
-<p id="user">Signed in as <strong id="username">{{.S.Username}}</strong>{{with .S.Name}} (<span id="name">{{.}}</span>){{end}}</p>
+<p id="user">Signed in as <strong id="preferred-username">{{.S.Username}}</strong>{{with .S.Name}} (<span id="name">{{.}}</span>){{end}}</p>
 <h2>9 December 2020</h2>
 <ul id="schedules">{{range .Schedules}}<li><time>{{.DateTime}}</time> {{.Name}}: {{.Title}}</li>{{else}}<li>Nothing planned.</li>{{end}}</ul>
 <form method="post" action="/logout"><button type="submit" id="signout">Sign out</button></form>`)

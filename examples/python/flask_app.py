@@ -193,7 +193,7 @@ def home():
         for s in resp.json()["schedules"]
     ) or "<li>Nothing planned.</li>"
     body = (
-        '<h1>Schedules</h1><p id="user">Signed in as <strong id="username">%s</strong> (<span id="name">%s</span>)</p>'
+        '<h1>Schedules</h1><p id="user">Signed in as <strong id="preferred-username">%s</strong> (<span id="name">%s</span>)</p>'
         '<h2>9 December 2020</h2><ul id="schedules">%s</ul>'
         '<form method="post" action="/logout"><button type="submit" id="signout">Sign out</button></form>'
     ) % (html.escape(tok["preferred_username"]), html.escape(tok["name"]), items)

@@ -143,7 +143,9 @@ func signInAs(t *testing.T, ctx context.Context) {
 		chromedp.SendKeys(chromedp.ID("username"), "alice"),
 		chromedp.SendKeys(chromedp.ID("password"), alicePassword),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		chromedp.WaitVisible(chromedp.ID("username")), // the front end's page names the user
+		// The front end's page: Rotor's pages have no #schedules (but do
+		// have a #username, the login form's).
+		chromedp.WaitVisible(chromedp.ID("schedules")),
 	)
 }
 
@@ -154,7 +156,7 @@ func wantHome(t *testing.T, ctx context.Context, fe *frontEnd, when string) {
 	if loc := location(t, ctx); !strings.HasPrefix(loc, fe.url+"/") {
 		t.Fatalf("%s: at %s, want the front end", when, loc)
 	}
-	if u, n, s := text(t, ctx, "#username"), text(t, ctx, "#name"), text(t, ctx, "#schedules"); u != "alice" || n != "Alice Liddell" || !strings.Contains(s, "Polka") {
+	if u, n, s := text(t, ctx, "#preferred-username"), text(t, ctx, "#name"), text(t, ctx, "#schedules"); u != "alice" || n != "Alice Liddell" || !strings.Contains(s, "Polka") {
 		t.Fatalf("%s: user %q, name %q, schedules %q", when, u, n, s)
 	}
 }
@@ -181,7 +183,7 @@ func runSignInScenario(t *testing.T, rg *signInRig, fe *frontEnd, shot func(ctx 
 	t.Log("the access token expires: one refresh, still signed in")
 	waitPast(t, tokenExpiry(t, first.AccessToken))
 	before := rg.tokenGrants()
-	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("username")))
+	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("schedules")))
 	wantHome(t, ctx, fe, "after the access token expired")
 	proctest.Await(t, 10*time.Second, "Rotor to log the refresh", func() bool { return rg.tokenGrants() > before })
 	if n := rg.tokenGrants() - before; n != 1 {
@@ -204,7 +206,7 @@ func runSignInScenario(t *testing.T, rg *signInRig, fe *frontEnd, shot func(ctx 
 	before = rg.tokenGrants()
 	burst(t, fe, browserCookie(t, ctx, fe))
 	proctest.Await(t, 10*time.Second, "Rotor to log the refresh", func() bool { return rg.tokenGrants() > before })
-	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("username")))
+	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("schedules")))
 	wantHome(t, ctx, fe, "after the key rotation")
 	if n := rg.tokenGrants() - before; n != 1 {
 		t.Errorf("%d token grants for a burst of requests after expiry, want 1 refresh", n)
