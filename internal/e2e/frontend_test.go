@@ -206,11 +206,11 @@ func runSignInScenario(t *testing.T, rg *signInRig, fe *frontEnd, shot func(ctx 
 	before = rg.tokenGrants()
 	burst(t, fe, browserCookie(t, ctx, fe))
 	proctest.Await(t, 10*time.Second, "Rotor to log the refresh", func() bool { return rg.tokenGrants() > before })
-	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("schedules")))
-	wantHome(t, ctx, fe, "after the key rotation")
 	if n := rg.tokenGrants() - before; n != 1 {
 		t.Errorf("%d token grants for a burst of requests after expiry, want 1 refresh", n)
 	}
+	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("schedules")))
+	wantHome(t, ctx, fe, "after the key rotation")
 	third := fe.session(t)
 	kid := rotortest.KID(t, third.AccessToken)
 	if !slices.ContainsFunc(rotated, func(r keyRotation) bool { return r.Current == kid }) {
