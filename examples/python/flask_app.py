@@ -44,7 +44,6 @@ BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:%d" % PORT).rstrip("/")
 REFRESH_MARGIN = float(os.environ.get("REFRESH_MARGIN", "30"))
 
 
-
 def client_secret():
     """ROTOR_CLIENT_SECRET, or the file ROTOR_CLIENT_SECRET_FILE names: the
     output of `rotor clients add --json` or the bare secret (compose)."""
@@ -101,6 +100,9 @@ def fresh_tokens(sid):
         if tok["expires_at"] - time.time() > REFRESH_MARGIN:
             return tok
         try:
+            # scope=None keeps the grant's scope: Authlib would otherwise
+            # send the registered scope list, and a refresh may narrow
+            # scope, never widen it (RFC 6749 §6).
             new = oauth.rotor.fetch_access_token(grant_type="refresh_token", refresh_token=tok["refresh_token"], scope=None)
         except OAuthError as e:
             if e.error != "invalid_grant":
