@@ -4,40 +4,78 @@ The FastAPI back end uses this module. It needs only PyJWT (with
 cryptography) and the standard library.
 """
 
+import json
 import os
 import threading
 import time
+import urllib.request
 
 import jwt
 
 ISSUER = os.environ.get("ROTOR_ISSUER", "http://127.0.0.1:8080")
 AUDIENCE = os.environ.get("ROTOR_AUDIENCE", "https://schedules.example")
 
-# Rotor publishes its public keys here. PyJWKClient caches them for
-# `lifespan` seconds; a token that names a kid the cache does not hold makes
-# this module fetch the set again, which is how a key rotation reaches the
-# app without a restart (Rotor publishes each key well before it signs with
-# it). Such refetches happen at most once per REFETCH_FLOOR seconds: without
-# a floor, anyone could send tokens with made-up kids and turn every request
-# into a request to Rotor. Inside the floor an unknown kid fails at once.
+# Rotor publishes its public keys here. This module keeps the set for
+# LIFESPAN seconds, then fetches it again; a token that names a kid the set
+# does not hold makes it fetch at once, which is how a key rotation reaches
+# the app without a restart (Rotor publishes each key well before it signs
+# with it). Fetches happen at most once per REFETCH_FLOOR seconds, one at a
+# time: without a floor, anyone could send tokens with made-up kids and turn
+# every request into a request to Rotor. Inside the floor an unknown kid
+# fails at once. A failed fetch, or a set without signing keys, never
+# replaces the last good set: while Rotor is unreachable, tokens signed with
+# known keys still verify. PyJWKClient does the fetching and parsing.
 JWKS_URL = ISSUER.rstrip("/") + "/.well-known/jwks.json"
+LIFESPAN = float(os.environ.get("ROTOR_JWKS_LIFESPAN", "300"))
 REFETCH_FLOOR = float(os.environ.get("ROTOR_JWKS_REFETCH_FLOOR", "30"))
-_jwks = jwt.PyJWKClient(JWKS_URL, cache_jwk_set=True, lifespan=300)
-_refetch_lock = threading.Lock()
-_last_refetch = [float("-inf")]
+FETCH_TIMEOUT = 5
+
+
+class _Client(jwt.PyJWKClient):
+    """PyJWKClient with a timeout on the fetch (a hung Rotor must not hang
+    every request waiting for the key set)."""
+
+    def fetch_data(self):
+        try:
+            with urllib.request.urlopen(self.uri, timeout=FETCH_TIMEOUT) as resp:
+                return json.load(resp)
+        except (OSError, ValueError) as e:
+            raise jwt.PyJWKClientError("fetching the JWKS failed: %s" % type(e).__name__) from None
+
+
+_jwks = _Client(JWKS_URL, cache_jwk_set=False)
+_lock = threading.Lock()
+# keys: the last good set; fetched: when it was fetched; tried: the last
+# fetch, good or not (time.monotonic()).
+_cache = {"keys": None, "fetched": float("-inf"), "tried": float("-inf")}
+
+
+def _fetch_locked(now):
+    _cache["tried"] = now
+    try:
+        keys = _jwks.get_signing_keys(refresh=True)
+    except (jwt.PyJWTError, AttributeError, TypeError):  # unreachable, empty or broken
+        if _cache["keys"] is None:
+            raise jwt.PyJWKClientError("no JWKS yet") from None
+        return  # keep serving the last good set
+    _cache["keys"], _cache["fetched"] = keys, now
 
 
 def _signing_key(kid):
-    """The JWK for kid: from the cached set, else from one refetch per floor."""
-    key = _jwks.match_kid(_jwks.get_signing_keys(), kid)
-    if key is not None:
-        return key
-    with _refetch_lock:
+    """The JWK for kid, from the set; fetched when stale or missing kid, at
+    most once per floor."""
+    with _lock:
         now = time.monotonic()
-        if now - _last_refetch[0] < REFETCH_FLOOR:
-            raise InvalidToken("unknown kid (JWKS refetched less than %gs ago)" % REFETCH_FLOOR)
-        _last_refetch[0] = now
-        key = _jwks.match_kid(_jwks.get_signing_keys(refresh=True), kid)
+        may_fetch = now - _cache["tried"] >= REFETCH_FLOOR
+        if may_fetch and now - _cache["fetched"] >= LIFESPAN:
+            _fetch_locked(now)
+            may_fetch = False
+        key = _jwks.match_kid(_cache["keys"] or [], kid)
+        if key is None and may_fetch:
+            _fetch_locked(now)
+            key = _jwks.match_kid(_cache["keys"] or [], kid)
+        elif key is None:
+            raise InvalidToken("unknown kid (JWKS fetched less than %gs ago)" % REFETCH_FLOOR)
     if key is None:
         raise InvalidToken("unknown kid")
     return key

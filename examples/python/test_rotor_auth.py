@@ -23,6 +23,9 @@ class JWKS:
     def __init__(self):
         self.keys = {}  # kid -> private key
         self.fetches = 0
+        self.status = 200  # 500: Rotor is failing
+        self.empty = False  # serve a set without keys
+        self.broken = False  # serve JSON that is not a key set
         self.mu = threading.Lock()
         jwks = self
 
@@ -30,9 +33,10 @@ class JWKS:
             def do_GET(self):
                 with jwks.mu:
                     jwks.fetches += 1
-                    doc = {"keys": [dict(json.loads(OKPAlgorithm.to_jwk(k.public_key())), kid=kid, use="sig", alg="EdDSA") for kid, k in jwks.keys.items()]}
-                body = json.dumps(doc).encode()
-                self.send_response(200)
+                    status = jwks.status
+                    doc = {"keys": [] if jwks.empty else [dict(json.loads(OKPAlgorithm.to_jwk(k.public_key())), kid=kid, use="sig", alg="EdDSA") for kid, k in jwks.keys.items()]}
+                body = b"[1]" if jwks.broken else json.dumps(doc).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)
@@ -65,7 +69,13 @@ import rotor_auth  # noqa: E402  (reads the environment on import)
 class RotorAuthTest(unittest.TestCase):
     def setUp(self):
         SERVER.add("k1")
-        rotor_auth._last_refetch[0] = float("-inf")
+        SERVER.status, SERVER.empty, SERVER.broken = 200, False, False
+        rotor_auth._cache["tried"] = float("-inf")
+
+    def stale(self):
+        """Time passes: the set is past its lifespan and the floor is over."""
+        rotor_auth._cache["fetched"] -= rotor_auth.LIFESPAN
+        rotor_auth._cache["tried"] -= rotor_auth.REFETCH_FLOOR
 
     def test_verifies_a_token(self):
         claims = rotor_auth.verify(SERVER.token("k1"))
@@ -91,16 +101,33 @@ class RotorAuthTest(unittest.TestCase):
             results = list(pool.map(attempt, forged))
         self.assertNotIn("accepted", results)
         self.assertLessEqual(SERVER.fetches - before, 1, "fetches of the JWKS for 200 unknown kids inside one floor")
-        self.assertTrue(any("refetched less than" in r for r in results))
+        self.assertTrue(any("fetched less than" in r for r in results))
 
     def test_rotation_reaches_the_app_after_the_floor(self):
         rotor_auth.verify(SERVER.token("k1"))
-        rotor_auth._last_refetch[0] = time.monotonic()  # a refetch just happened
+        rotor_auth._cache["tried"] = time.monotonic()  # a fetch just happened
         SERVER.add("k2")  # Rotor publishes a new key and signs with it
         with self.assertRaises(rotor_auth.InvalidToken):
             rotor_auth.verify(SERVER.token("k2"))  # inside the floor: fails at once
-        rotor_auth._last_refetch[0] -= rotor_auth.REFETCH_FLOOR  # the floor has passed
+        rotor_auth._cache["tried"] -= rotor_auth.REFETCH_FLOOR  # the floor has passed
         self.assertEqual(rotor_auth.verify(SERVER.token("k2"))["sub"], "u1")
+
+    def test_the_last_good_set_outlives_a_failing_rotor(self):
+        rotor_auth.verify(SERVER.token("k1"))
+        for name, fail in [("500", lambda: setattr(SERVER, "status", 500)), ("empty set", lambda: setattr(SERVER, "empty", True)),
+                           ("not a key set", lambda: setattr(SERVER, "broken", True))]:
+            with self.subTest(name):
+                fail()
+                self.stale()
+                before = SERVER.fetches
+                for _ in range(20):
+                    self.assertEqual(rotor_auth.verify(SERVER.token("k1"))["sub"], "u1")
+                with self.assertRaises(rotor_auth.InvalidToken):
+                    rotor_auth.verify(SERVER.token("unknown", signing_kid="k1"))
+                self.assertEqual(SERVER.fetches - before, 1, "fetches while failing, inside one floor")
+                SERVER.status, SERVER.empty, SERVER.broken = 200, False, False
+        self.stale()
+        rotor_auth.verify(SERVER.token("k1"))  # and back to fetching when it answers
 
     def test_header_members_of_other_types_are_bad_tokens(self):
         for name, header in [
