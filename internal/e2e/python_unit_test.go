@@ -7,8 +7,9 @@ import (
 
 // TestPythonUnitTests runs the unit tests of examples/python (unittest,
 // under Debian's python3): among them, rotor_auth's JWKS refetch floor for
-// unknown kids under a concurrent burst, and header members of other types
-// than string refused as bad tokens.
+// unknown kids under a concurrent burst, the last good key set while the
+// JWKS endpoint fails, and header members of other types than string
+// refused as bad tokens.
 func TestPythonUnitTests(t *testing.T) {
 	requireEnv(t, pythonReady(), pythonPackages)
 	cmd := exec.Command(debianPython, "-m", "unittest", "discover", "-s", repoPath(t, "examples/python"), "-p", "test_*.py", "-v")
