@@ -13,6 +13,11 @@ import (
 	"github.com/rotor-idp/rotor/keys"
 )
 
+// AuthPrivateKeyJWT is the client authentication method in which a client
+// signs an assertion with its own key (RFC 7523 §2.2, OIDC Core §9): Rotor
+// keeps only the public keys.
+const AuthPrivateKeyJWT = "private_key_jwt"
+
 // ClientSecretPrefix starts every client secret Rotor generates.
 const ClientSecretPrefix = "rcs_"
 
@@ -43,6 +48,13 @@ type ClientSpec struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	FirstParty             bool
+
+	RequireDPoP bool // every token request must carry a DPoP proof
+
+	// AuthMethod "" gives a confidential client a secret; AuthPrivateKeyJWT
+	// registers JWKS (public keys, see ParseClientJWKS) instead.
+	AuthMethod string
+	JWKS       []byte
 }
 
 // NewClient validates spec and returns the client to store and, for a
@@ -89,9 +101,23 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 		ID: spec.ID, Public: spec.Public, TokenAlg: spec.TokenAlg, CreatedAt: now,
 		GrantTypes: dedupe(spec.GrantTypes), Scopes: dedupe(spec.Scopes), Audiences: dedupe(spec.Audiences),
 		Name: spec.Name, RedirectURIs: dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs),
-		FirstParty: spec.FirstParty, Introspect: spec.Introspect,
+		FirstParty: spec.FirstParty, Introspect: spec.Introspect, RequireDPoP: spec.RequireDPoP,
 	}
-	if spec.Public {
+	switch {
+	case spec.AuthMethod == AuthPrivateKeyJWT && spec.Public:
+		return Client{}, "", errors.New("a public client cannot authenticate; private_key_jwt is for confidential clients")
+	case spec.AuthMethod == AuthPrivateKeyJWT:
+		jwks, err := ParseClientJWKS(spec.JWKS)
+		if err != nil {
+			return Client{}, "", fmt.Errorf("client keys: %w", err)
+		}
+		c.AuthMethod, c.JWKS = AuthPrivateKeyJWT, jwks
+		return c, "", nil
+	case spec.AuthMethod != "":
+		return Client{}, "", fmt.Errorf("unknown authentication method %q (want %s, or none for a client secret)", spec.AuthMethod, AuthPrivateKeyJWT)
+	case len(spec.JWKS) > 0:
+		return Client{}, "", errors.New("keys are only for --auth-method " + AuthPrivateKeyJWT)
+	case spec.Public:
 		return c, "", nil
 	}
 	var b [32]byte

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
 // oauthError is an error response of the token, revocation and introspection
@@ -16,6 +18,7 @@ type oauthError struct {
 	Description string // fixed, human-readable; never internal detail
 	Status      int
 	RetryAfter  time.Duration // > 0 adds Retry-After (RFC 9110 §10.2.3)
+	dpopNonce   string        // sent as DPoP-Nonce (RFC 9449 §8)
 	cause       error         // logged, never sent
 }
 
@@ -101,6 +104,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	if oe.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="rotor", charset="UTF-8"`)
+	}
+	if oe.dpopNonce != "" {
+		h.Set(dpop.NonceName, oe.dpopNonce)
 	}
 	if oe.RetryAfter > 0 {
 		// Whole seconds, rounded up (RFC 9110 §10.2.3).

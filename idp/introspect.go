@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
 // introspection is an RFC 7662 §2.2 response.
@@ -20,6 +22,7 @@ type introspection struct {
 	Audience  audience `json:"aud,omitempty"`
 	Issuer    string   `json:"iss,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
+	Cnf       *cnf     `json:"cnf,omitempty"` // RFC 9449 §6.2: the DPoP key the token is bound to
 }
 
 var inactive = &introspection{Active: false}
@@ -81,10 +84,14 @@ func (s *server) introspectRefresh(r *http.Request, c Client, tok string, now ti
 	if fam.ClientID != c.ID || !fam.RevokedAt.IsZero() || !st.Token.SpentAt.IsZero() || !now.Before(fam.ExpiresAt) {
 		return inactive, nil
 	}
-	return &introspection{
+	in := &introspection{
 		Active: true, Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.cfg.Issuer,
 		Expiry: fam.ExpiresAt.Unix(), IssuedAt: st.Token.IssuedAt.Unix(),
-	}, nil
+	}
+	if fam.JKT != "" {
+		in.Cnf = &cnf{JKT: fam.JKT}
+	}
+	return in, nil
 }
 
 func (s *server) introspectAccess(tok string, now time.Time) *introspection {
@@ -102,8 +109,12 @@ func (s *server) introspectAccess(tok string, now time.Time) *introspection {
 	if cl.Issuer != s.cfg.Issuer || now.Unix() >= cl.Expiry {
 		return inactive
 	}
-	return &introspection{
+	in := &introspection{
 		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer", Expiry: cl.Expiry,
 		IssuedAt: cl.IssuedAt, Subject: cl.Subject, Audience: cl.Audience, Issuer: cl.Issuer, JTI: cl.JTI,
 	}
+	if cl.Cnf != nil {
+		in.TokenType, in.Cnf = dpop.TokenType, cl.Cnf
+	}
+	return in
 }

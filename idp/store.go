@@ -60,6 +60,10 @@ type Client struct {
 	// Introspect: the client may introspect access tokens issued to other
 	// clients (RFC 7662 §2.2); without it, only its own.
 	Introspect bool
+	// No shared secrets (client_keys.go, dpop.go).
+	AuthMethod  string // "" (secret, or none when Public) or AuthPrivateKeyJWT
+	JWKS        string // the client's public keys (a JWKS, JSON) for AuthPrivateKeyJWT
+	RequireDPoP bool   // every token request must carry a DPoP proof (RFC 9449 §5)
 }
 
 // DisplayName is the name the login and consent pages show for the client.
@@ -88,10 +92,14 @@ type Family struct {
 	// a family not from a code is refused while its Subject names a user
 	// who is disabled or whose version differs.
 	CredentialVersion int64
-	CreatedAt         time.Time
-	ExpiresAt         time.Time // absolute; rotation never extends it
-	RevokedAt         time.Time // zero while live
-	RevokeReason      string
+	// JKT is the RFC 7638 thumbprint of the DPoP key a public client's
+	// family is bound to (RFC 9449 §5): a refresh must prove possession of
+	// it. "" for an unbound family.
+	JKT          string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // absolute; rotation never extends it
+	RevokedAt    time.Time // zero while live
+	RevokeReason string
 }
 
 // RefreshToken is one token of a family. Only its SHA-256 is stored.
@@ -167,6 +175,9 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (Client, error)
 	// Clients returns every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
+	// SetClientKeys replaces the JWKS of a private_key_jwt client (a key
+	// rotation); ErrNotFound if no such client uses private_key_jwt.
+	SetClientKeys(ctx context.Context, id, jwks string) error
 	// DeleteClient deletes the client and, in one transaction, every
 	// refresh-token family issued to it, its authorization codes and the
 	// consents given to it; ErrNotFound if none.
@@ -219,8 +230,19 @@ type RefreshStore interface {
 	// none.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
 
+	// LimitFamilies revokes, for reason ReasonFamilyLimit at time at, every
+	// live family (not revoked, not expired at at) of subject and clientID
+	// but the newest keep (by CreatedAt), and returns how many it revoked.
+	// Concurrent calls never revoke more than that: whatever their order,
+	// once all have returned the newest keep live families are still live.
+	LimitFamilies(ctx context.Context, subject, clientID string, keep int, at time.Time) (int, error)
+
 	// PurgeRefresh deletes every family (with its tokens) that expired before
-	// cutoff and returns how many it deleted.
+	// cutoff and returns how many it deleted. It deletes in short
+	// transactions, so that a large backlog never holds locks for long; if
+	// it fails part way, what it deleted stays deleted and the count says
+	// how much. A store shared by several processes lets one purge at a
+	// time: the others return 0 at once.
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 }
 

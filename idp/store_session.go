@@ -80,6 +80,7 @@ type SessionStore interface {
 	// PurgeSessions deletes every session that expired before cutoff (its
 	// IdleExpiresAt, which is never after ExpiresAt, is before cutoff) and
 	// returns how many. It revokes nothing: a session that expired on its own
-	// leaves its refresh-token families alone.
+	// leaves its refresh-token families alone. It deletes in short
+	// transactions, one process at a time, as PurgeRefresh does.
 	PurgeSessions(ctx context.Context, cutoff time.Time) (int, error)
 }

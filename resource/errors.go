@@ -74,6 +74,7 @@ var (
 	errNoSub          = invalid(detail("sub missing"))
 	errNoClientID     = invalid(detail("client_id missing"))
 	errNoJTI          = invalid(detail("jti missing"))
+	errCnf            = invalid(detail("unsupported cnf confirmation"))
 
 	errTwoMethods = &detailError{ErrInvalidRequest, detail("access token in both the Authorization header and the query")}
 

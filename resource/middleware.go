@@ -21,7 +21,8 @@ func ClaimsFrom(ctx context.Context) (Claims, bool) {
 }
 
 // Authenticate is net/http middleware (usable with chi's Use) that requires a
-// valid Rotor access token in the Authorization header (RFC 6750 §2.1) and
+// valid Rotor access token in the Authorization header (RFC 6750 §2.1; a
+// DPoP-bound token with the DPoP scheme and proof, see VerifyRequest) and
 // puts its claims in the request context for ClaimsFrom. Tokens in the query
 // string or a form body are not accepted (RFC 6750 §2.2, §2.3; RFC 9700
 // §2.5); a request with a token in both the header and an access_token query
@@ -37,17 +38,9 @@ func ClaimsFrom(ctx context.Context) (Claims, bool) {
 // empty and never carry details.
 func (v *Verifier) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := bearerToken(r.Header)
-		if err == nil && tokenInQuery(r.URL.RawQuery) {
-			err = errTwoMethods
-		}
+		c, err := v.VerifyRequest(r)
 		if err != nil {
-			writeError(w, err, "")
-			return
-		}
-		c, err := v.Verify(r.Context(), token)
-		if err != nil {
-			writeError(w, err, "")
+			v.writeAuthError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, &c)))
@@ -93,29 +86,6 @@ func tokenInQuery(raw string) bool {
 	}
 	q, _ := url.ParseQuery(raw) // what parses, even if some pair does not
 	return q.Has("access_token")
-}
-
-// bearerToken extracts the token from the one Authorization header:
-// credentials = "Bearer" 1*SP b64token (RFC 6750 §2.1), the scheme matched
-// case-insensitively (RFC 9110 §11.1).
-func bearerToken(h http.Header) (string, error) {
-	vals := h.Values("Authorization")
-	switch len(vals) {
-	case 0:
-		return "", ErrNoToken
-	case 1:
-	default:
-		return "", ErrInvalidRequest
-	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", ErrInvalidRequest
-	}
-	token := strings.TrimLeft(rest, " ")
-	if !isB64Token(token) {
-		return "", ErrInvalidRequest
-	}
-	return token, nil
 }
 
 // isB64Token reports whether s matches RFC 6750 §2.1

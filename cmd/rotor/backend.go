@@ -20,6 +20,7 @@ type store interface {
 	idp.SessionStore
 	idp.CodeStore
 	idp.ConsentStore
+	idp.ReplayStore
 	idp.Pinger
 	keys.Store
 }

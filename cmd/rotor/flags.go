@@ -50,9 +50,11 @@ type config struct {
 	listen          string
 	refreshTTL      time.Duration
 	reuseInterval   time.Duration
+	maxFamilies     int
 	clientCacheTTL  time.Duration
 	sessionIdleTTL  time.Duration
 	sessionTTL      time.Duration
+	dpopNonce       bool
 	hashConcurrency int
 	trustedProxies  string
 	forwardedHeader string
@@ -122,9 +124,11 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
 	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
+	fs.IntVar(&c.maxFamilies, "max-families-per-user-client", idp.DefaultMaxFamiliesPerUserClient, "live refresh-token families one user may hold with one client; each new one revokes the oldest beyond it (0: no cap)")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", idp.DefaultSessionIdleTTL, "a browser session unused this long ends (sign-in needs the password again)")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", idp.DefaultSessionTTL, "a browser session ends this long after the password was entered, however active")
 	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
+	fs.BoolVar(&c.dpopNonce, "dpop-nonce", false, "DPoP proofs at the token endpoint must carry a nonce Rotor issued (RFC 9449 §8)")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDR list of proxies whose forwarding header names the client (default none: the peer is the client); see SECURITY.md")
 	fs.StringVar(&c.forwardedHeader, "forwarded-header", idp.HeaderXForwardedFor, "header the trusted proxies write: X-Forwarded-For or Forwarded")

@@ -66,7 +66,7 @@ func serve(ctx context.Context, in *invocation) error {
 	go purgeExpired(bg, be.st, s.log)
 
 	var handler http.Handler = idp.NewServer(c.idpConfig(s, issuer, be.keks), idp.Deps{
-		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Pinger: be.st, Keys: mgr,
+		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Replay: be.st, Pinger: be.st, Keys: mgr,
 	})
 	var demo *demoSite
 	if c.demo {
@@ -206,6 +206,7 @@ type purger interface {
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 	PurgeSessions(ctx context.Context, cutoff time.Time) (int, error)
 	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
+	PurgeReplay(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // purgeOnce runs each purge once, logging what it did; one failing does not
@@ -220,6 +221,7 @@ func purgeOnce(ctx context.Context, st purger, now time.Time, log *slog.Logger) 
 		{"refresh token families", st.PurgeRefresh, now},
 		{"browser sessions", st.PurgeSessions, now},
 		{"authorization codes", st.PurgeCodes, now.Add(-idp.CodeRetention)},
+		{"used JWT ids", st.PurgeReplay, now},
 	} {
 		n, err := p.purge(ctx, p.cutoff)
 		if err != nil {

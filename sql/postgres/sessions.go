@@ -121,13 +121,8 @@ func revokeSessions(ctx context.Context, tx pgx.Tx, ids []string, reason string,
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// PurgeSessions implements idp.SessionStore.
+// PurgeSessions implements idp.SessionStore in short batches, by one
+// replica at a time (see purge).
 func (s *Store) PurgeSessions(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge browser sessions", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE idle_expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeSessions, cutoff)
 }

@@ -156,27 +156,8 @@ WHERE `+match+` AND session_id <> '' AND revoked_at IS NULL`, micros(at), reason
 	return nil
 }
 
-// PurgeSessions deletes the sessions that expired before cutoff.
+// PurgeSessions deletes the sessions that expired before cutoff, in short
+// transactions (see purge).
 func (s *Store) PurgeSessions(ctx context.Context, cutoff time.Time) (int, error) {
-	return s.purge(ctx, "purge browser sessions", `DELETE FROM browser_sessions WHERE idle_expires_at < ?`, cutoff)
-}
-
-// purge runs one DELETE with cutoff as its parameter and reports how many
-// rows it deleted.
-func (s *Store) purge(ctx context.Context, op, query string, cutoff time.Time) (int, error) {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	var n int64
-	err := s.write(ctx, false, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, micros(cutoff))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.mapErr(ctx, op, err)
-	}
-	return int(n), nil
+	return s.purge(ctx, "purge browser sessions", "browser_sessions", "idle_expires_at", cutoff)
 }
