@@ -2,6 +2,7 @@ package idp_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -99,4 +100,46 @@ type pausingSessions struct {
 func (s pausingSessions) CreateSession(ctx context.Context, se idp.Session) error {
 	s.p.hold()
 	return s.SessionStore.CreateSession(ctx, se)
+}
+
+// TestCredentialChangeRacesPasswordGrants releases a burst of password
+// grants together with the change, round after round: whatever the order,
+// every refresh token issued for the old password, or before the disable,
+// is dead once the change has returned.
+func TestCredentialChangeRacesPasswordGrants(t *testing.T) {
+	for _, rv := range revocations[1:] {
+		t.Run(rv.name, func(t *testing.T) {
+			e := newEnv(t)
+			secret := e.client(idp.ClientSpec{ID: "web", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+			issued, refused := 0, 0
+			for round := range 10 {
+				user := fmt.Sprint("user", round)
+				e.user(user, "correct horse battery staple")
+				var changeErr error
+				rs := burst(9, func(i int) response {
+					if i == 8 {
+						changeErr = rv.revoke(e, "", user, "")
+						return response{}
+					}
+					return e.login("web", secret, user, "correct horse battery staple")
+				})
+				if changeErr != nil {
+					t.Fatal(changeErr)
+				}
+				for _, r := range rs[:8] {
+					switch r.status {
+					case http.StatusOK:
+						issued++
+						wantError(t, e.refresh("web", secret, r.str("refresh_token"), nil), http.StatusBadRequest, "invalid_grant")
+					case http.StatusBadRequest:
+						refused++
+						wantError(t, r, http.StatusBadRequest, "invalid_grant")
+					default:
+						t.Fatalf("round %d: %d %s", round, r.status, r.raw)
+					}
+				}
+			}
+			t.Logf("%d grants answered with tokens (all dead after the change), %d refused", issued, refused)
+		})
+	}
 }

@@ -271,6 +271,11 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["key-encryption-keys"] {
+		// Any user of the machine can read a process's arguments.
+		fmt.Fprintln(stderr, "warning: --key-encryption-keys on the command line is visible to every user of this machine (ps); "+
+			"pass it in ROTOR_KEY_ENCRYPTION_KEYS or a file named by --key-encryption-key-file")
+	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if given[f.Name] || err != nil {

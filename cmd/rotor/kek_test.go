@@ -149,3 +149,37 @@ func TestKEKHygiene(t *testing.T) {
 		}
 	})
 }
+
+// TestKEKOnTheCommandLineWarns: --key-encryption-keys works, but a process's
+// arguments are readable by every user of the machine, so it warns; the
+// environment variable and the file do not.
+func TestKEKOnTheCommandLineWarns(t *testing.T) {
+	entry := rotortest.NewKEK()
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		warn bool
+	}{
+		{"flag", []string{"--key-encryption-keys", entry}, nil, true},
+		{"environment", nil, map[string]string{"ROTOR_KEY_ENCRYPTION_KEYS": entry}, false},
+		{"file", []string{"--key-encryption-key-file", "/etc/rotor/kek"}, nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr strings.Builder
+			in, err := serveCommand.parse(tt.args, func(k string) string { return tt.env[k] }, nil, io.Discard, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(stderr.String(), "visible to every user"); got != tt.warn {
+				t.Errorf("warning %v, want %v: %q", got, tt.warn, stderr.String())
+			}
+			if strings.Contains(stderr.String(), entry) {
+				t.Error("the warning quotes the key")
+			}
+			if tt.name != "file" && in.cfg.keks != entry {
+				t.Errorf("keks = %q", in.cfg.keks)
+			}
+		})
+	}
+}
