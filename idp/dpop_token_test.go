@@ -179,7 +179,7 @@ func TestRequireDPoP(t *testing.T) {
 
 func TestDPoPRefreshOfBoundFamilyWithAnotherKey(t *testing.T) {
 	e := newEnv(t)
-	e.client(idp.ClientSpec{ID: "spa", Public: true, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+	e.client(idp.ClientSpec{ID: "spa", Public: true, AllowPublicPassword: true, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
 	e.user("bob", "a long enough password")
 	p := dpoptest.New(t, "ES256")
 	login := e.post("/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"spa"},

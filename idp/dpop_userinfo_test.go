@@ -16,7 +16,7 @@ import (
 func TestDPoPAuthorizationCodeUserInfoAndIntrospection(t *testing.T) {
 	e := newEnv(t)
 	e.webClient(idp.ClientSpec{ID: "spa", Public: true, FirstParty: true, Scopes: []string{"openid", "profile", "read"}})
-	rsSecret := e.client(idp.ClientSpec{ID: "rs", GrantTypes: []string{"client_credentials"}})
+	rsSecret := e.client(idp.ClientSpec{ID: "rs", Introspect: true, GrantTypes: []string{"client_credentials"}})
 	e.user("alice", alicePW)
 	p := dpoptest.New(t, "EdDSA")
 	code := e.browser().signIn(t, "spa", "alice", alicePW, "scope", "openid profile")

@@ -3,7 +3,6 @@ package idp
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -102,6 +101,7 @@ func asOAuthError(err error) *oauthError {
 // invalid_client a 401 with a Basic challenge.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := asOAuthError(err)
+	s.errorObserved(oe)
 	h := w.Header()
 	if oe.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="rotor", charset="UTF-8"`)
@@ -114,14 +114,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if oe.Status >= 500 {
-		// 503 is an expected condition (database down, hashing saturated);
-		// 500 is a bug.
-		level := slog.LevelError
-		if oe.Status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn
-		}
-		s.log.LogAttrs(r.Context(), level, "request failed",
-			slog.String("path", r.URL.Path), slog.Int("status", oe.Status), slog.String("error", errString(oe.cause)))
+		s.logFailure(r.Context(), r, oe.Status, errString(oe.cause))
 	}
 	body := make([]byte, 0, 96+len(oe.Description))
 	body = append(body, `{"error":`...)

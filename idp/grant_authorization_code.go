@@ -112,6 +112,7 @@ func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, veri
 	if err != nil || !issued {
 		return ac, "", err
 	}
+	s.limitFamilies(r, c.ID, ac.UserID, now)
 	return ac, refresh, nil
 }
 

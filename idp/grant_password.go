@@ -30,6 +30,7 @@ func (s *server) grantPassword(r *http.Request, f form, c Client, jkt string) (*
 		return nil, err
 	}
 	u, err := s.authenticate(r.Context(), name, pw, s.proxies.clientAddr(r))
+	s.loginObserved(r, c.ID, name, u, err)
 	if err != nil {
 		return nil, loginError(err)
 	}
@@ -40,7 +41,7 @@ func (s *server) grantPassword(r *http.Request, f form, c Client, jkt string) (*
 		return nil, err
 	}
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		if resp.RefreshToken, err = s.newFamily(r, c, u.ID, resp.Scope, now, familyKey(c, jkt)); err != nil {
+		if resp.RefreshToken, err = s.newFamily(r, c, u, resp.Scope, now, familyKey(c, jkt)); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ var (
 	errRefreshRevoked     = errors.New("refresh token family is revoked")
 	errRefreshExpired     = errors.New("refresh token family has expired")
 	errRefreshReused      = errors.New("spent refresh token presented again; family revoked")
+	errRefreshUserOff     = errors.New("the user is disabled; family revoked")
 	errRefreshWrongKey    = errors.New("refresh token family is bound to another DPoP key")
 )
 
@@ -42,6 +43,8 @@ type refreshDecision struct {
 // read under the family lock and the request:
 //   - the token is bound to its client (RFC 6749 §6, §10.4), and a bound
 //     family to its DPoP key (RFC 9449 §5);
+//   - a disabled user refreshes nothing, and the family is revoked (disabling
+//     revokes it too; this holds even for a family that slipped past that);
 //   - a revoked or expired family refreshes nothing, and rotation never extends
 //     the family's absolute expiry;
 //   - an unspent token is spent and replaced (RFC 9700 §4.14.2 rotation);
@@ -62,6 +65,11 @@ func decideRefresh(st RefreshState, req refreshRequest) refreshDecision {
 		return refreshDecision{Refusal: errRefreshWrongKey}
 	case !fam.RevokedAt.IsZero():
 		return refreshDecision{Refusal: errRefreshRevoked}
+	case st.UserDisabled:
+		return refreshDecision{
+			Update:  RefreshUpdate{RevokeAt: req.now, RevokeReason: "user_disabled"},
+			Refusal: errRefreshUserOff,
+		}
 	case !req.now.Before(fam.ExpiresAt):
 		return refreshDecision{Refusal: errRefreshExpired}
 	}
@@ -131,6 +139,7 @@ func (s *server) grantRefreshToken(r *http.Request, f form, c Client, jkt string
 		return nil, s.refuseRefresh(r, d.Refusal, fam, c)
 	}
 
+	s.metrics.refreshRotated()
 	if scope == nil {
 		scope, _ = parseScope(fam.Scope)
 	}
@@ -152,6 +161,7 @@ func (s *server) refuseRefresh(r *http.Request, refusal error, fam Family, c Cli
 	level := slog.LevelInfo
 	if errors.Is(refusal, errRefreshReused) {
 		level = slog.LevelWarn
+		s.refreshReuseObserved(r, fam, c.ID)
 	}
 	s.log.LogAttrs(r.Context(), level, "refresh refused", slog.String("reason", refusal.Error()),
 		slog.String("family_id", fam.ID), slog.String("client_id", c.ID))

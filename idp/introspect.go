@@ -29,14 +29,19 @@ var inactive = &introspection{Active: false}
 
 // handleIntrospect is RFC 7662. Only confidential clients may call it (§2.1
 // requires authorisation, and §4 warns against token scanning). Access tokens
-// are checked against the key ring; a refresh token is active only for the
-// client it was issued to. Everything else is {"active":false}.
+// are checked against the key ring. What a caller may learn depends on it
+// (§2.2): a client registered with Introspect (a resource server) learns
+// about any access token; every other client only about its own access and
+// refresh tokens, so a client_credentials service cannot read users' tokens'
+// sub and scope. A refresh token is active only for the client it was issued
+// to. Everything else is {"active":false}.
 func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.introspect(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.metrics.introspected(resp.Active)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -57,7 +62,11 @@ func (s *server) introspect(w http.ResponseWriter, r *http.Request) (*introspect
 	if strings.HasPrefix(tok, RefreshTokenPrefix) {
 		return s.introspectRefresh(r, c, tok, now)
 	}
-	return s.introspectAccess(tok, now), nil
+	resp := s.introspectAccess(tok, now)
+	if resp.Active && resp.ClientID != c.ID && !c.Introspect {
+		return inactive, nil
+	}
+	return resp, nil
 }
 
 func (s *server) introspectRefresh(r *http.Request, c Client, tok string, now time.Time) (*introspection, error) {

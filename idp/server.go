@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
@@ -23,6 +24,11 @@ type Config struct {
 	RefreshTokenTTL      time.Duration // absolute lifetime of a refresh-token family (default 30 days)
 	RefreshReuseInterval time.Duration // a spent refresh token may be retried this long (default 0: never)
 	JWKSMaxAge           time.Duration // Cache-Control max-age of the JWKS (default 5m)
+	// MaxFamiliesPerUserClient caps the live refresh-token families of one
+	// user and client: each new family revokes the oldest beyond it, so a
+	// client that logs in again and again without ever refreshing cannot
+	// grow the store without bound (default 100; negative: no cap).
+	MaxFamiliesPerUserClient int
 
 	Argon2          argon2id.Params // password hashing (default DefaultArgon2)
 	Argon2Limits    Argon2Limits    // stored hashes outside are refused (defaults from Argon2)
@@ -59,6 +65,11 @@ type Config struct {
 	// signing oracle can make proofs. Nonces need no state: they are
 	// derived from FormKeys.
 	DPoPNonce bool
+	// Metrics, if set, records the server's Prometheus metrics; Audit, if
+	// set, hears every security-relevant act (sign-ins, tokens issued,
+	// refresh reuse, revocations). Nil records nothing.
+	Metrics *Metrics
+	Audit   *audit.Logger
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -73,6 +84,8 @@ const (
 	DefaultClientCacheTTL  = 2 * time.Second
 	DefaultSessionIdleTTL  = 8 * time.Hour
 	DefaultSessionTTL      = 7 * 24 * time.Hour
+
+	DefaultMaxFamiliesPerUserClient = 100
 )
 
 func (c Config) withDefaults() Config {
@@ -87,6 +100,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RefreshTokenTTL <= 0 {
 		c.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if c.MaxFamiliesPerUserClient == 0 {
+		c.MaxFamiliesPerUserClient = DefaultMaxFamiliesPerUserClient
 	}
 	if c.JWKSMaxAge <= 0 {
 		c.JWKSMaxAge = DefaultJWKSMaxAge
@@ -175,9 +191,13 @@ type server struct {
 	tokenURL string
 	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
 	userInfoURL string
+	metrics     *Metrics      // nil records nothing
+	audit       *audit.Logger // nil records nothing
 
 	clientCache *clientCache
 	clientKeys  clientKeySets
+
+	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).
@@ -200,7 +220,9 @@ func newServer(cfg Config, deps Deps) *server {
 	}
 	s := &server{
 		cfg:      cfg,
-		log:      cfg.Logger,
+		log:      withRequestLog(cfg.Logger),
+		metrics:  cfg.Metrics,
+		audit:    cfg.Audit,
 		users:    deps.Users,
 		clients:  deps.Clients,
 		refresh:  deps.Refresh,
@@ -212,12 +234,15 @@ func newServer(cfg Config, deps Deps) *server {
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
-		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		unavailableLog: logLimiter{every: unavailableLogEvery},
+		proxies:        proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 
 		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
+	s.hasher.metrics = cfg.Metrics
 	s.metadata = s.buildMetadata()
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)

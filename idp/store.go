@@ -26,6 +26,12 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// CredentialVersion goes up with every password change and every
+	// SetUserDisabled. A session or refresh-token family is created only
+	// for the version its password check read (Session, Family), so a
+	// change that commits during a sign-in still ends what the sign-in
+	// creates.
+	CredentialVersion int64
 
 	// Optional profile, served as OIDC standard claims (OIDC Core §5.1).
 	Email         string // email; "" if none
@@ -51,6 +57,9 @@ type Client struct {
 	PostLogoutRedirectURIs []string // where RP-initiated logout may return to, matched the same way
 	FirstParty             bool     // the user is not asked for consent
 
+	// Introspect: the client may introspect access tokens issued to other
+	// clients (RFC 7662 §2.2); without it, only its own.
+	Introspect bool
 	// No shared secrets (client_keys.go, dpop.go).
 	AuthMethod  string // "" (secret, or none when Public) or AuthPrivateKeyJWT
 	JWKS        string // the client's public keys (a JWKS, JSON) for AuthPrivateKeyJWT
@@ -78,6 +87,11 @@ type Family struct {
 	// grants without a browser (password).
 	SessionID string // ID of the browser session the user signed in with
 	CodeHash  []byte // hash of the authorization code it was issued for
+	// CredentialVersion is the User.CredentialVersion the grant's password
+	// check read. It is checked when the family is created, not stored:
+	// a family not from a code is refused while its Subject names a user
+	// who is disabled or whose version differs.
+	CredentialVersion int64
 	// JKT is the RFC 7638 thumbprint of the DPoP key a public client's
 	// family is bound to (RFC 9449 §5): a refresh must prove possession of
 	// it. "" for an unbound family.
@@ -103,6 +117,9 @@ type RefreshState struct {
 	Family    Family
 	Token     RefreshToken
 	Successor *RefreshToken // the token whose Parent is Token.Hash; nil if none
+	// UserDisabled is true if the family's Subject names a user who is
+	// disabled now, read in the same transaction.
+	UserDisabled bool
 }
 
 // RefreshUpdate is what the refresh rules decide; UseRefresh applies it in the
@@ -130,13 +147,15 @@ type UserStore interface {
 	// fields both land) and returns the user as stored. It revokes nothing.
 	// ErrNotFound if no user is named name.
 	UpdateProfile(ctx context.Context, name string, p ProfileUpdate, at time.Time) (User, error)
-	// SetUserDisabled sets the user's Disabled flag. Disabling also, in the
+	// SetUserDisabled sets the user's Disabled flag and increments its
+	// CredentialVersion. Disabling also, in the
 	// same transaction, revokes every refresh-token family of the user, ends
 	// every browser session of the user and revokes the user's authorization
 	// codes (see SessionStore.EndUserSessions). ErrNotFound if no user is
 	// named name.
 	SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error
-	// SetPassword replaces the user's password hash and, in one transaction,
+	// SetPassword replaces the user's password hash, increments its
+	// CredentialVersion and, in one transaction,
 	// revokes every refresh-token family of the user, ends every browser
 	// session of the user and revokes the user's authorization codes.
 	// ErrNotFound if no user is named name.
@@ -172,6 +191,13 @@ type RefreshStore interface {
 	// ErrConflict if the family ID or the token hash exists; ErrNotFound if
 	// the client does not exist.
 	//
+	// A family not from a code is refused with ErrRevoked if f.Subject
+	// names a user who is disabled or whose CredentialVersion is not
+	// f.CredentialVersion (the password changed since the grant checked
+	// it). The check holds a lock that SetUserDisabled and SetPassword
+	// also take, so a change racing the grant either refuses the family
+	// or revokes it. A subject that names no user is not checked.
+	//
 	// A family from an authorization code (f.CodeHash set) is created only
 	// if that code was redeemed by f.ClientID and has not been revoked since.
 	// The check runs in the same transaction as the insert, under a lock that
@@ -204,8 +230,19 @@ type RefreshStore interface {
 	// none.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
 
+	// LimitFamilies revokes, for reason ReasonFamilyLimit at time at, every
+	// live family (not revoked, not expired at at) of subject and clientID
+	// but the newest keep (by CreatedAt), and returns how many it revoked.
+	// Concurrent calls never revoke more than that: whatever their order,
+	// once all have returned the newest keep live families are still live.
+	LimitFamilies(ctx context.Context, subject, clientID string, keep int, at time.Time) (int, error)
+
 	// PurgeRefresh deletes every family (with its tokens) that expired before
-	// cutoff and returns how many it deleted.
+	// cutoff and returns how many it deleted. It deletes in short
+	// transactions, so that a large backlog never holds locks for long; if
+	// it fails part way, what it deleted stays deleted and the count says
+	// how much. A store shared by several processes lets one purge at a
+	// time: the others return 0 at once.
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 }
 

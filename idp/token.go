@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/rotor-idp/rotor/internal/dpop"
+	"github.com/rotor-idp/rotor/keys"
 )
 
 // Grant types Rotor implements (RFC 6749 §4.3, §4.4, §6); the
@@ -28,6 +29,10 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"` // OpenID Connect Core §3.1.3.3
+
+	// What metrics and the audit log say about the token; never sent.
+	alg                     keys.Alg
+	kid, jti, sub, clientID string
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
@@ -37,11 +42,13 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 		// request to learn it (RFC 9449 §8.2).
 		w.Header().Set(dpop.NonceName, s.nonces.current(s.now()))
 	}
-	resp, err := s.token(w, r)
+	resp, grant, err := s.token(w, r)
 	if err != nil {
+		s.metrics.tokenError(asOAuthError(err).Code)
 		s.writeError(w, r, err)
 		return
 	}
+	s.tokenIssued(r, grant, resp)
 	writeAppended(w, http.StatusOK, resp.appendJSON)
 }
 
@@ -69,15 +76,22 @@ func (t *tokenResponse) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
+// token answers a token request; grant is the grant type it used.
+func (s *server) token(w http.ResponseWriter, r *http.Request) (_ *tokenResponse, grant string, _ error) {
 	f, err := s.parseForm(w, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	grant := f.get("grant_type")
+	grant = f.get("grant_type")
 	if grant == "" {
-		return nil, errInvalidRequest("grant_type is required")
+		return nil, "", errInvalidRequest("grant_type is required")
 	}
+	resp, err := s.grant(r, f, grant)
+	return resp, grant, err
+}
+
+// grant authenticates the client and runs the grant it asked for.
+func (s *server) grant(r *http.Request, f form, grant string) (*tokenResponse, error) {
 	// Public clients may use the code, password and refresh grants; the
 	// client credentials grant is for confidential clients only (RFC 6749
 	// §4.4).

@@ -76,6 +76,9 @@ func (v *Verifier) VerifyRequest(r *http.Request) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
+	if tokenInQuery(r.URL.RawQuery) {
+		return Claims{}, errTwoMethods // RFC 6750 §2: one method per request
+	}
 	c, err := v.Verify(r.Context(), token)
 	if err != nil {
 		return Claims{}, err

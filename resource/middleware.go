@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -24,11 +25,14 @@ func ClaimsFrom(ctx context.Context) (Claims, bool) {
 // DPoP-bound token with the DPoP scheme and proof, see VerifyRequest) and
 // puts its claims in the request context for ClaimsFrom. Tokens in the query
 // string or a form body are not accepted (RFC 6750 §2.2, §2.3; RFC 9700
-// §2.5).
+// §2.5); a request with a token in both the header and an access_token query
+// parameter gets 400 invalid_request (one method per request, RFC 6750 §2).
+// A form body is not read.
 //
 // Failures are answered per RFC 6750 §3: no Authorization header gets 401
 // with a bare Bearer challenge; a malformed header (another scheme, no token,
-// two tokens, several Authorization headers) gets 400 invalid_request; a bad
+// two tokens, several Authorization headers) or a second token in the query
+// gets 400 invalid_request; a bad
 // token gets 401 invalid_token; when no usable key set is at hand the answer
 // is 503, since the token may well be good. Bodies are {"error":"..."} or
 // empty and never carry details.
@@ -72,6 +76,16 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// tokenInQuery reports whether the query string has an access_token
+// parameter (RFC 6750 §2.3), cheaply when it has none.
+func tokenInQuery(raw string) bool {
+	if !strings.Contains(raw, "access_token") {
+		return false
+	}
+	q, _ := url.ParseQuery(raw) // what parses, even if some pair does not
+	return q.Has("access_token")
 }
 
 // isB64Token reports whether s matches RFC 6750 §2.1
@@ -127,6 +141,9 @@ func writeError(w http.ResponseWriter, err error, scope string) {
 		h.Set("WWW-Authenticate", "Bearer")
 		w.WriteHeader(http.StatusUnauthorized)
 		return
+	case errors.Is(err, errTwoMethods.reason):
+		status, code = http.StatusBadRequest, "invalid_request"
+		challenge = `Bearer error="invalid_request", error_description="access token in both the Authorization header and the query"`
 	case errors.Is(err, ErrInvalidRequest):
 		status, code = http.StatusBadRequest, "invalid_request"
 		challenge = `Bearer error="invalid_request", error_description="malformed Authorization header"`

@@ -82,6 +82,13 @@ func (v *Verifier) checkClaims(t jws.Token, now time.Time) (Claims, error) {
 	if rc.Subject == "" {
 		return Claims{}, errNoSub
 	}
+	// RFC 9068 §2.2 makes both required, and Rotor always sets them.
+	if rc.ClientID == "" {
+		return Claims{}, errNoClientID
+	}
+	if rc.JWTID == "" {
+		return Claims{}, errNoJTI
+	}
 	if rc.CnfOther {
 		// A confirmation this library cannot check (mTLS, a raw jwk):
 		// treating the token as bearer would defeat it.

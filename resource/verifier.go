@@ -55,7 +55,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// MaxStale is how long the last good key set keeps serving while fetches
 	// fail; past it every Verify fails closed with ErrKeysUnavailable.
-	// Default 24h.
+	// Default 1h: four times the default MaxRefresh. It is also how long a
+	// key the issuer revoked (taken out of its JWKS after a compromise) can
+	// stay trusted here while the JWKS cannot be reached, so a longer
+	// MaxStale buys availability during an issuer outage with exposure to a
+	// revoked key. See the package documentation.
 	MaxStale time.Duration
 	// UnknownKeyFloor is the least time between two fetches caused by a kid
 	// the key set lacks (or by having no key set at all). Inside it such a
@@ -100,7 +104,7 @@ const (
 	defaultMinRefresh  = time.Second
 	defaultMaxRefresh  = 15 * time.Minute
 	defaultMaxBackoff  = time.Minute
-	defaultMaxStale    = 24 * time.Hour
+	defaultMaxStale    = time.Hour
 	defaultFloor       = 30 * time.Second
 	defaultCacheSize   = 10000
 	maxDocumentSize    = 1 << 20 // JWKS and metadata bodies
@@ -145,7 +149,8 @@ type Verifier struct {
 	jwksURL string
 	etag    string
 
-	fetches atomic.Uint64
+	fetches  atomic.Uint64
+	counters counters // for Stats
 
 	smu      sync.Mutex // guards the fields below
 	failures int
@@ -304,9 +309,11 @@ func (v *Verifier) Close() error {
 // Config.UnknownKeyFloor; ctx bounds the wait for that fetch.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" {
+		v.rejected(ErrNoToken)
 		return Claims{}, ErrNoToken
 	}
 	if len(token) > MaxTokenSize {
+		v.rejected(errTooLarge)
 		return Claims{}, errTooLarge
 	}
 	now := v.now()
@@ -327,6 +334,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	c, k, err := v.verify(ctx, token, now)
 	if err != nil {
+		v.rejected(err)
 		return Claims{}, err
 	}
 	if v.cache != nil {
@@ -363,6 +371,7 @@ func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*verifyK
 		if k := snap.keys[kid]; k != nil {
 			return k, nil
 		}
+		v.counters.kidMisses.Add(1)
 	}
 	if f := v.startFetch(true, now); f != nil {
 		select {

@@ -5,20 +5,22 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // clientsFlags are the flags of every clients command.
-var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag}
+var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).auditFlags}
 
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
 		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
-			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]`,
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]`,
 		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
 	{group: "clients", name: "set-keys", args: []string{"ID"}, synopsis: "--jwks-file F",
 		flags: append([]flagger{(*config).clientKeyFlags}, clientsFlags...), run: withStore(forAdmin, clientsSetKeys)},
@@ -38,9 +40,10 @@ type clientSpec struct {
 	redirectURIs, logoutURIs listFlag
 	firstParty               bool
 
-	requireDPoP bool
-	authMethod  string
-	jwksFile    string
+	introspect, allowPublicPassword bool
+	requireDPoP                     bool
+	authMethod                      string
+	jwksFile                        string
 }
 
 // clientFlags describe a new client.
@@ -57,6 +60,9 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.client.authMethod, "auth-method", "", "private_key_jwt: the client signs assertions with its own key (RFC 7523) and gets no secret; needs --jwks-file")
 	c.clientKeyFlags(fs)
 	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
+	fs.BoolVar(&c.client.introspect, "introspect", false, "may introspect access tokens issued to other clients (a resource server); without it, only its own")
+	fs.BoolVar(&c.client.allowPublicPassword, "allow-public-password", false,
+		"let a --public client use the password grant: password login with no client authentication (RFC 9700 §2.4); prefer authorization_code")
 }
 
 // clientKeyFlags name the file of a client's public keys.
@@ -105,6 +111,7 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 		ID: in.args[0], GrantTypes: splitList(f.grantTypes, ","), Scopes: splitList(f.scopes, " "),
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
 		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
+		Introspect: f.introspect, AllowPublicPassword: f.allowPublicPassword,
 		RequireDPoP: f.requireDPoP, AuthMethod: f.authMethod, JWKS: jwks,
 	}, now())
 	if err != nil {
@@ -115,6 +122,8 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 	} else if err != nil {
 		return err
 	}
+	in.audit(ctx, audit.ClientCreated, slog.String("client_id", c.ID), slog.Bool("public", c.Public),
+		slog.String("grant_types", strings.Join(c.GrantTypes, " ")))
 	// The secret is printed here once and never again: the store keeps only
 	// its hash.
 	if in.cfg.json {
@@ -135,6 +144,7 @@ func clientsDelete(ctx context.Context, in *invocation, be *backend) error {
 	if err := be.st.DeleteClient(ctx, id); err != nil {
 		return notFound(err, "client", id)
 	}
+	in.audit(ctx, audit.ClientDeleted, slog.String("client_id", id))
 	return in.done(map[string]string{"client_id": id, "status": "deleted"}, "deleted client %s and its refresh tokens", id)
 }
 
@@ -151,6 +161,9 @@ func clientsList(ctx context.Context, in *invocation, be *backend) error {
 		if c.FirstParty {
 			kind += ",first-party"
 		}
+		if c.Introspect {
+			kind += ",introspect"
+		}
 		if alg == "" {
 			alg = "(default)"
 		}
@@ -166,6 +179,7 @@ type clientJSON struct {
 	Name                   string    `json:"client_name,omitempty"` // RFC 7591 §2 names
 	Public                 bool      `json:"public"`
 	FirstParty             bool      `json:"first_party"`
+	Introspect             bool      `json:"introspect"`
 	GrantTypes             []string  `json:"grant_types"`
 	Scopes                 []string  `json:"scopes"`
 	Audiences              []string  `json:"audiences"`
@@ -178,7 +192,7 @@ type clientJSON struct {
 }
 
 func clientJSONOf(c idp.Client) clientJSON {
-	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, GrantTypes: c.GrantTypes,
+	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, Introspect: c.Introspect, GrantTypes: c.GrantTypes,
 		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg, RequireDPoP: c.RequireDPoP, AuthMethod: c.AuthMethod,
 		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }

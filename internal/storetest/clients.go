@@ -24,6 +24,8 @@ func TestClientStore(t *testing.T, open Open) {
 			}},
 			{"public, nothing optional", idp.Client{ID: "cli", Public: true, CreatedAt: at(time.Microsecond)}},
 			{"machine", idp.Client{ID: "batch", SecretHash: hashOf("b"), GrantTypes: []string{"client_credentials"}, CreatedAt: at(-time.Hour)}},
+			{"resource server that introspects", idp.Client{ID: "api", SecretHash: hashOf("a"), GrantTypes: []string{"client_credentials"},
+				Introspect: true, CreatedAt: base}},
 			{"browser sign-in", idp.Client{
 				ID: "portal", SecretHash: hashOf("p"), GrantTypes: []string{"authorization_code", "refresh_token"},
 				Scopes: []string{"openid", "email"}, Audiences: []string{"https://api.example.com"}, CreatedAt: base,

@@ -25,9 +25,9 @@ func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 		secret = c.SecretHash
 	}
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, secret, boolInt(c.Public), lists[0], lists[1], lists[2], c.TokenAlg, micros(c.CreatedAt),
-			c.Name, lists[3], lists[4], boolInt(c.FirstParty), c.AuthMethod, c.JWKS, boolInt(c.RequireDPoP))
+			c.Name, lists[3], lists[4], boolInt(c.FirstParty), boolInt(c.Introspect), c.AuthMethod, c.JWKS, boolInt(c.RequireDPoP))
 		return err
 	})
 	return s.mapErr(ctx, "create client", err)
@@ -103,7 +103,7 @@ func scanClient(row scanner) (idp.Client, error) {
 		created                   int64
 	)
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &grants, &scopes, &audiences, &c.TokenAlg, &created,
-		&c.Name, &redirects, &logouts, &c.FirstParty, &c.AuthMethod, &c.JWKS, &c.RequireDPoP); err != nil {
+		&c.Name, &redirects, &logouts, &c.FirstParty, &c.Introspect, &c.AuthMethod, &c.JWKS, &c.RequireDPoP); err != nil {
 		return idp.Client{}, err
 	}
 	var err error

@@ -49,9 +49,11 @@ const refreshStateSQL = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
        f.session_id, f.code_hash, f.jkt,
        t.hash, t.parent, t.issued_at, t.spent_at,
-       s.hash, s.parent, s.issued_at, s.spent_at
+       s.hash, s.parent, s.issued_at, s.spent_at,
+       coalesce(u.disabled, 0)
 FROM refresh_tokens AS t
 JOIN refresh_families AS f ON f.id = t.family_id
+LEFT JOIN users AS u ON u.id = f.subject
 LEFT JOIN refresh_tokens AS s ON s.rowid = (
     SELECT c.rowid FROM refresh_tokens AS c
     WHERE c.family_id = t.family_id AND c.parent = t.hash
@@ -60,9 +62,9 @@ LEFT JOIN refresh_tokens AS s ON s.rowid = (
 WHERE t.hash = ?`
 
 const (
-	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
+	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name, credential_version`
 	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
-		`name, redirect_uris, post_logout_redirect_uris, first_party, auth_method, jwks, require_dpop`
+		`name, redirect_uris, post_logout_redirect_uris, first_party, introspect, auth_method, jwks, require_dpop`
 	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 )
 
