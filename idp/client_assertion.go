@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // AssertionType is the client_assertion_type of private_key_jwt (RFC 7523
@@ -66,8 +68,13 @@ func (s *server) authenticateAssertion(r *http.Request, f form) (Client, error) 
 		if oe, ok := errors.AsType[*oauthError](err); ok {
 			return Client{}, oe
 		}
+		id := c.ID
+		if validID(id) != nil {
+			id = "" // an unverified sub that is not even a possible client id
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "client assertion refused",
-			slog.String("reason", err.Error()), slog.String("client_id", c.ID))
+			slog.String("reason", err.Error()), slog.String("client_id", id))
+		s.auditEvent(r, audit.AssertionRefused, audit.Client(id), audit.OutcomeFailure, slog.String("reason", err.Error()))
 		return Client{}, errInvalidClient()
 	}
 	return c, nil
