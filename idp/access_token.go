@@ -150,7 +150,7 @@ func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, 
 		TokenType:   tokenType,
 		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
 		Scope:       scopeStr,
-		alg:         k.Alg, kid: k.KID, jti: claims.JTI, sub: sub, clientID: c.ID,
+		alg:         k.Alg, kid: k.KID, jti: claims.JTI, sub: sub, clientID: c.ID, dpopBound: jkt != "",
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // AssertionType is the client_assertion_type of private_key_jwt (RFC 7523
@@ -66,8 +69,13 @@ func (s *server) authenticateAssertion(r *http.Request, f form) (Client, error) 
 		if oe, ok := errors.AsType[*oauthError](err); ok {
 			return Client{}, oe
 		}
+		id := c.ID
+		if validID(id) != nil {
+			id = "" // an unverified sub that is not even a possible client id
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "client assertion refused",
-			slog.String("reason", err.Error()), slog.String("client_id", c.ID))
+			slog.String("reason", err.Error()), slog.String("client_id", id))
+		s.auditEvent(r, audit.AssertionRefused, audit.Client(id), audit.OutcomeFailure, slog.String("reason", err.Error()))
 		return Client{}, errInvalidClient()
 	}
 	return c, nil
@@ -81,32 +89,28 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 	if raw == "" || len(raw) > maxAssertionLen || strings.Count(raw, ".") != 2 {
 		return Client{}, errAssertionShape
 	}
-	msg, err := jws.ParseString(raw, jws.WithCompact())
-	if err != nil || len(msg.Signatures()) != 1 {
-		return Client{}, errAssertionShape
-	}
-	var unverified assertionClaims
-	if json.Unmarshal(msg.Payload(), &unverified) != nil || unverified.Subject == "" || len(unverified.Subject) > maxClientIDLen {
-		return Client{}, errAssertionShape
-	}
-	id := unverified.Subject
-	if bodyID := f.get("client_id"); bodyID != "" && bodyID != id {
-		return Client{}, errAssertionSubject
-	}
-	c, err := s.client(r, id)
-	if errors.Is(err, ErrNotFound) || err == nil && c.AuthMethod != AuthPrivateKeyJWT {
-		return Client{ID: id}, errAssertionClient
-	}
-	if err != nil {
-		return Client{}, storeError(err)
-	}
-	payload, err := s.verifyAssertion(raw, msg, c)
-	if err != nil {
-		return c, err
-	}
-	var cl assertionClaims
-	if err := json.Unmarshal(payload, &cl); err != nil {
+	// One parse: the key provider reads the (not yet verified) claims to
+	// find the client, and offers jws.Verify that client's keys.
+	var (
+		c       Client
+		cl      assertionClaims
+		lookErr error
+	)
+	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
+		c, cl, lookErr = s.assertionClient(r, f, msg.Payload())
+		if lookErr == nil {
+			lookErr = s.assertionKeys(sink, sig.ProtectedHeaders(), c)
+		}
+		return lookErr
+	})
+	_, err := jws.Verify([]byte(raw), jws.WithCompact(), jws.WithKeyProvider(provider))
+	switch {
+	case lookErr != nil:
+		return c, lookErr
+	case c.ID == "":
 		return c, errAssertionShape
+	case err != nil:
+		return c, errAssertionSig
 	}
 	now := s.now()
 	exp, err := s.checkAssertionClaims(r, c, cl, now)
@@ -123,18 +127,39 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 	return c, nil
 }
 
-// verifyAssertion verifies the signature with the client's registered keys
-// of the header's algorithm: a key verifies only with the algorithm it was
-// registered with, so none, HMAC and algorithm substitution never pass.
-func (s *server) verifyAssertion(raw string, msg *jws.Message, c Client) ([]byte, error) {
-	h := msg.Signatures()[0].ProtectedHeaders()
+// assertionClient decodes an assertion's claims and returns the client its
+// sub names, which must be registered for private_key_jwt. The claims are
+// trusted only once the signature verifies with that client's key.
+func (s *server) assertionClient(r *http.Request, f form, payload []byte) (Client, assertionClaims, error) {
+	var cl assertionClaims
+	if json.Unmarshal(payload, &cl) != nil || cl.Subject == "" || len(cl.Subject) > maxClientIDLen {
+		return Client{}, cl, errAssertionShape
+	}
+	if bodyID := f.get("client_id"); bodyID != "" && bodyID != cl.Subject {
+		return Client{}, cl, errAssertionSubject
+	}
+	c, err := s.client(r, cl.Subject)
+	switch {
+	case errors.Is(err, ErrNotFound) || err == nil && c.AuthMethod != AuthPrivateKeyJWT:
+		return Client{ID: cl.Subject}, cl, errAssertionClient
+	case err != nil:
+		return Client{}, cl, storeError(err)
+	}
+	return c, cl, nil
+}
+
+// assertionKeys offers the client's registered keys of the header's
+// algorithm (and kid, if both name one): a key verifies only with the
+// algorithm it was registered with, so none, HMAC and algorithm
+// substitution never pass.
+func (s *server) assertionKeys(sink jws.KeySink, h jws.Headers, c Client) error {
 	alg, ok := h.Algorithm()
 	if !ok || !validAssertionAlg(alg.String()) {
-		return nil, errAssertionSig
+		return errAssertionSig
 	}
 	set, err := s.clientKeys.get(c.JWKS)
 	if err != nil {
-		return nil, errAssertionSig
+		return errAssertionSig
 	}
 	kid, _ := h.KeyID()
 	for i := range set.Len() {
@@ -145,11 +170,9 @@ func (s *server) verifyAssertion(raw string, msg *jws.Message, c Client) ([]byte
 		if kk, _ := k.KeyID(); kid != "" && kk != "" && kk != kid {
 			continue
 		}
-		if payload, err := jws.Verify([]byte(raw), jws.WithCompact(), jws.WithKey(alg, k)); err == nil {
-			return payload, nil
-		}
+		sink.Key(alg, k)
 	}
-	return nil, errAssertionSig
+	return nil
 }
 
 // checkAssertionClaims applies RFC 7523 §3 and returns the assertion's

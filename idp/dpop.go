@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
@@ -45,6 +47,7 @@ func (s *server) tokenProof(r *http.Request, c Client) (string, error) {
 	now := s.now()
 	p, err := s.dpop.Check(vals[0], dpop.Request{Method: r.Method, URI: s.tokenURL, Now: now})
 	if err != nil {
+		s.auditEvent(r, audit.DPoPProofRefused, audit.Client(c.ID), audit.OutcomeFailure, slog.String("reason", err.Error()))
 		return "", errInvalidDPoPProof(proofDescription(err))
 	}
 	if s.cfg.DPoPNonce && !s.nonces.valid(p.Nonce, now) {
@@ -55,6 +58,7 @@ func (s *server) tokenProof(r *http.Request, c Client) (string, error) {
 		return "", storeError(err)
 	}
 	if !fresh {
+		s.auditEvent(r, audit.DPoPProofRefused, audit.Client(c.ID), audit.OutcomeFailure, slog.String("reason", dpop.ErrReplay.Error()))
 		return "", errInvalidDPoPProof("the DPoP proof was already used")
 	}
 	return p.JKT, nil

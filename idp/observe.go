@@ -102,7 +102,8 @@ func (s *server) tokenIssued(r *http.Request, grant string, t *tokenResponse) {
 	}
 	s.auditEvent(r, audit.TokenIssued, actor, audit.OutcomeSuccess,
 		slog.String("grant", grant), slog.String("client_id", t.clientID), slog.String("sub", t.sub),
-		slog.String("jti", t.jti), slog.String("kid", t.kid), slog.Bool("refresh_token", t.RefreshToken != ""))
+		slog.String("jti", t.jti), slog.String("kid", t.kid), slog.Bool("refresh_token", t.RefreshToken != ""),
+		slog.Bool("dpop_bound", t.dpopBound))
 }
 
 // refreshReuseObserved records reuse of a spent refresh token, which

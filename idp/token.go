@@ -33,6 +33,7 @@ type tokenResponse struct {
 	// What metrics and the audit log say about the token; never sent.
 	alg                     keys.Alg
 	kid, jti, sub, clientID string
+	dpopBound               bool
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).

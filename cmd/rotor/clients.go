@@ -98,6 +98,7 @@ func clientsSetKeys(ctx context.Context, in *invocation, be *backend) error {
 	if err := be.st.SetClientKeys(ctx, id, jwks); err != nil {
 		return notFound(err, "private_key_jwt client", id)
 	}
+	in.audit(ctx, audit.ClientKeysReplaced, slog.String("client_id", id))
 	return in.done(map[string]string{"client_id": id, "status": "keys replaced"}, "replaced the keys of client %s", id)
 }
 
@@ -123,7 +124,8 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 		return err
 	}
 	in.audit(ctx, audit.ClientCreated, slog.String("client_id", c.ID), slog.Bool("public", c.Public),
-		slog.String("grant_types", strings.Join(c.GrantTypes, " ")))
+		slog.String("grant_types", strings.Join(c.GrantTypes, " ")), slog.String("auth_method", c.AuthMethod),
+		slog.Bool("require_dpop", c.RequireDPoP))
 	// The secret is printed here once and never again: the store keeps only
 	// its hash.
 	if in.cfg.json {

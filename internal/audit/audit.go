@@ -20,6 +20,9 @@ const (
 	RefreshReused        = "refresh.reused"
 	RefreshFamilyRevoked = "refresh.family_revoked"
 	TokenRevoked         = "token.revoked"
+	AssertionRefused     = "client.assertion_refused" // private_key_jwt: reason, never the assertion
+	DPoPProofRefused     = "dpop.proof_refused"       // at the token endpoint: reason, never the proof
+	ClientKeysReplaced   = "client.keys_replaced"
 	ClientCreated        = "client.created"
 	ClientDeleted        = "client.deleted"
 	UserCreated          = "user.created"
