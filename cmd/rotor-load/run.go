@@ -31,6 +31,7 @@ type options struct {
 	saturation       int // connections of the saturation scenarios
 	scenarios        string
 	jsonOut          bool
+	scale            scaleOptions
 }
 
 // Bounds: the load stays on loopback, and each scenario stops by itself.
@@ -40,6 +41,9 @@ const (
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	}
 	o := &options{}
 	self, _ := os.Executable()
 	dir := filepath.Dir(self)
@@ -54,6 +58,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	fs.IntVar(&o.saturation, "saturation-conns", 16, "concurrent clients of the saturation scenarios, which measure tail latency with the server's CPUs saturated")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, signin, jwks, example-api, saturation)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
+	fs.BoolVar(&o.scale.on, "scale", false, "scale profile: repeat "+strings.Join(scaleScenarios, ", ")+" on a fresh Postgres seeded with each --scale-tokens count (BENCHMARKS.md, Scale)")
+	fs.StringVar(&o.scale.tokens, "scale-tokens", "0,100000,10000000", "stored refresh-token counts of the scale profile, comma-separated (the first is the baseline)")
+	fs.IntVar(&o.scale.users, "scale-users", 1_000_000, "users seeded at every non-zero size")
+	fs.IntVar(&o.scale.depth, "scale-depth", 10, "mean tokens per seeded family")
+	fs.Float64Var(&o.scale.expired, "scale-expired", 0.3, "share of seeded families already expired; the last size purges them under refresh load")
+	fs.StringVar(&o.scale.sharedBuffers, "scale-shared-buffers", "256MB", "Postgres shared_buffers of the scale profile")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -65,6 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		return fmt.Errorf("--duration must be in (0, %v], --requests in [1, %d], --concurrency and --saturation-conns in [1, 256]", maxDuration, maxRequestsCap)
 	}
 
+	if o.scale.on {
+		return scaleMain(ctx, o, stdout, stderr)
+	}
 	d, err := startDeployment(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -83,13 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		}
 	}
 
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConnsPerHost: max(o.concurrency, o.saturation), MaxConnsPerHost: max(o.concurrency, o.saturation),
-			DialContext: loopbackOnly((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
-		},
-	}
+	client := o.httpClient()
 	var results []result
 	for _, sc := range append(scenarios(d, client, o.saturation), signinScenarios(d, client)...) {
 		if !o.selected(sc.name) {
@@ -113,6 +120,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	}
 	report(stdout, results, baselines, o)
 	return nil
+}
+
+func (o *options) httpClient() *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost: max(o.concurrency, o.saturation), MaxConnsPerHost: max(o.concurrency, o.saturation),
+			DialContext: loopbackOnly((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
+		},
+	}
 }
 
 func (o *options) selected(name string) bool {
@@ -270,9 +287,12 @@ type result struct {
 	P99           time.Duration `json:"p99_ns"`
 	Max           time.Duration `json:"max_ns"`
 	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns"`
-	Baseline      time.Duration `json:"baseline_ns,omitempty"`
-	BaselineName  string        `json:"baseline,omitempty"`
-	Ratio         float64       `json:"x_baseline,omitempty"`
+	// DBCPUPerRequest is the database server's CPU time per request, when
+	// this command started the database (the scale profile).
+	DBCPUPerRequest time.Duration `json:"db_cpu_per_request_ns,omitempty"`
+	Baseline        time.Duration `json:"baseline_ns,omitempty"`
+	BaselineName    string        `json:"baseline,omitempty"`
+	Ratio           float64       `json:"x_baseline,omitempty"`
 }
 
 func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
