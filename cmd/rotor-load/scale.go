@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +63,7 @@ type scaleRun struct {
 	Tokens       int           `json:"stored_tokens"`
 	Seeded       seed.Stats    `json:"seeded"`
 	DBBytes      int64         `json:"db_bytes"`
+	TokenBytes   int64         `json:"refresh_tokens_bytes"` // table and indexes
 	BytesPerUser int64         `json:"db_bytes_per_user"`
 	Results      []result      `json:"results"`
 	Purge        *purgeFigures `json:"purge,omitempty"`
@@ -78,30 +78,24 @@ type purgeFigures struct {
 	P99Change float64       `json:"p99_change"`
 }
 
-func runScale(ctx context.Context, o *options, client *http.Client, log io.Writer) ([]scaleRun, time.Duration, error) {
+func runScale(ctx context.Context, o *options, client *http.Client, log io.Writer) ([]scaleRun, error) {
 	sizes, err := o.scale.sizes()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	hash, err := idp.HashPassword(seed.Password, idp.DefaultArgon2)
 	if err != nil {
-		return nil, 0, err
-	}
-	// What a password login costs in argon2id alone, subtracted before
-	// comparing sizes: the target is about what grows with the data.
-	argon, err := argonCPU(10)
-	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var runs []scaleRun
 	for i, tokens := range sizes {
 		run, err := scaleSize(ctx, o, client, log, tokens, hash, i == len(sizes)-1)
 		if err != nil {
-			return runs, argon, fmt.Errorf("%d tokens: %w", tokens, err)
+			return runs, fmt.Errorf("%d tokens: %w", tokens, err)
 		}
 		runs = append(runs, run)
 	}
-	return runs, argon, nil
+	return runs, nil
 }
 
 // scaleSize starts a Postgres, seeds it with tokens refresh tokens, starts
@@ -136,7 +130,7 @@ func scaleSize(ctx context.Context, o *options, client *http.Client, log io.Writ
 	}
 	defer d.stop()
 	db := &dbProcess{pid: pg.PID()}
-	if run.DBBytes, err = databaseSize(ctx, url); err != nil {
+	if run.DBBytes, run.TokenBytes, err = databaseSize(ctx, url); err != nil {
 		return run, err
 	}
 	if run.Seeded.Users > 0 {
@@ -217,40 +211,16 @@ func purgeUnderLoad(ctx context.Context, o *options, sc scenario, db *dbProcess,
 	return p, nil
 }
 
-func databaseSize(ctx context.Context, url string) (int64, error) {
+// databaseSize is the size of the database, and of the refresh_tokens table
+// with its indexes.
+func databaseSize(ctx context.Context, url string) (db, tokens int64, err error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close(context.Background())
-	var n int64
-	err = conn.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
-	return n, err
-}
-
-// argonCPU is the CPU time of one argon2id hash with Rotor's default
-// parameters, as this whole process's CPU time (the hash runs its lanes on
-// goroutines of their own) over n hashes, while nothing else runs here.
-func argonCPU(n int) (time.Duration, error) {
-	before, err := selfCPU()
-	if err != nil {
-		return 0, err
-	}
-	for range n {
-		if _, err := idp.HashPassword(seed.Password, idp.DefaultArgon2); err != nil {
-			return 0, err
-		}
-	}
-	after, err := selfCPU()
-	return (after - before) / time.Duration(n), err
-}
-
-func selfCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, err
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+	err = conn.QueryRow(ctx, `SELECT pg_database_size(current_database()), pg_total_relation_size('refresh_tokens')`).Scan(&db, &tokens)
+	return db, tokens, err
 }
 
 // dbProcess is a Postgres server this command started: its CPU time is the
