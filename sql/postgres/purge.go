@@ -93,10 +93,14 @@ func (s *Store) purge(ctx context.Context, p purgeTable, cutoff time.Time) (int,
 		return 0, err
 	}
 	locked := false
-	defer func() { s.releasePurge(pc, p, locked) }()
 	err = s.run(ctx, p.op, func(ctx context.Context) error {
 		return pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, p.lockKey()).Scan(&locked)
 	})
+	// After an error the session may hold the lock without our knowing:
+	// releasePurge then tries to unlock, and closes the connection (which
+	// releases any lock) if that fails.
+	mayHold := locked || err != nil
+	defer s.releasePurge(pc, p, mayHold)
 	if err != nil || !locked {
 		return 0, err
 	}
