@@ -14,7 +14,10 @@ import (
 var errBadCredentials = errors.New("invalid username or password")
 
 // throttledError: too many failed attempts; come back after retryAfter (429).
-type throttledError struct{ retryAfter time.Duration }
+type throttledError struct {
+	retryAfter time.Duration
+	reason     string // the empty bucket: "account" or "address" (metrics)
+}
 
 func (e *throttledError) Error() string { return "too many failed attempts" }
 
@@ -45,7 +48,7 @@ func (s *server) authenticate(ctx context.Context, name, password string, from n
 	}
 	att, wait := s.throttle.take(name, from, s.now())
 	if wait > 0 {
-		return User{}, &throttledError{wait}
+		return User{}, &throttledError{wait, att.refused}
 	}
 	u, err := s.users.UserByName(ctx, name)
 	if err != nil && !errors.Is(err, ErrNotFound) {

@@ -21,6 +21,7 @@ type hasher struct {
 	dummy  string // a hash of a random password, verified for unknown users
 
 	verifications atomic.Int64                          // verifications run, for tests and stats
+	metrics       *Metrics                              // nil records nothing
 	observe       atomic.Pointer[func(argon2id.Params)] // if set (tests), sees every argon2id run
 }
 
@@ -42,20 +43,33 @@ var errSaturated = errors.New("password hashing saturated")
 // acquire takes a hashing slot, waiting at most h.wait; the caller answers 503
 // with Retry-After when it cannot have one.
 func (h *hasher) acquire(ctx context.Context) (release func(), err error) {
+	start := time.Now()
 	select {
 	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
+		return h.granted(start), nil
 	default:
 	}
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
+		return h.granted(start), nil
 	case <-t.C:
+		h.metrics.hashRefused(start, true)
 		return nil, errSaturated
 	case <-ctx.Done():
+		h.metrics.hashRefused(start, false)
 		return nil, ctx.Err()
+	}
+}
+
+// granted records a slot taken after waiting since start and returns its
+// release.
+func (h *hasher) granted(start time.Time) func() {
+	h.metrics.hashGranted(start)
+	return func() {
+		<-h.slots
+		h.metrics.hashReleased()
 	}
 }
 

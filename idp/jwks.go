@@ -12,6 +12,7 @@ import (
 func (s *server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	snap := s.keys.Snapshot()
 	if !snap.Loaded() {
+		s.metrics.jwksServed(http.StatusServiceUnavailable)
 		s.writeError(w, r, errUnavailable(nil))
 		return
 	}
@@ -20,11 +21,13 @@ func (s *server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge.Seconds())))
 	h.Set("ETag", etag)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		s.metrics.jwksServed(http.StatusNotModified)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h.Set("Content-Type", "application/jwk-set+json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	s.metrics.jwksServed(http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

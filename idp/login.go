@@ -65,13 +65,15 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	name, pw := f.Get("username"), f.Get("password")
 	u, err := s.authenticate(r.Context(), name, pw, s.proxies.clientAddr(r))
+	s.loginObserved(r, req.client.ID, name, u, err)
 	if err != nil {
 		s.loginFailed(w, r, req, name, err)
 		return
 	}
 	se, err := s.startSession(w, r, u, now)
 	if errors.Is(err, ErrNotFound) {
-		// Disabled between the password check and now.
+		// Disabled, or the password changed, between the password check
+		// and now.
 		s.showLogin(w, r, req, http.StatusBadRequest, msgBadLogin, echoUsername(name))
 		return
 	}

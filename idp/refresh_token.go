@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -39,18 +40,24 @@ func refreshTokenHash(tok string) ([]byte, bool) {
 	return sum[:], true
 }
 
-// newFamily starts a refresh-token family for a fresh grant and returns its
-// first token.
-func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now time.Time) (string, error) {
+// newFamily starts a refresh-token family for a fresh grant, bound to the
+// DPoP key jkt unless it is "", and returns its first token.
+func (s *server) newFamily(r *http.Request, c Client, u User, scope string, now time.Time, jkt string) (string, error) {
 	tok, hash := newRefreshToken()
 	fam := Family{
-		ID: randomID(), ClientID: c.ID, Subject: sub, Scope: scope,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		ID: randomID(), ClientID: c.ID, Subject: u.ID, Scope: scope, CredentialVersion: u.CredentialVersion,
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL), JKT: jkt,
 	}
-	if err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now}); err != nil {
+	err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now})
+	if errors.Is(err, ErrRevoked) {
+		// The user was disabled or their password changed while this
+		// grant checked the old one.
+		return "", errBadLogin
+	}
+	if err != nil {
 		return "", storeError(err)
 	}
-	s.limitFamilies(r, c.ID, sub, now)
+	s.limitFamilies(r, c.ID, u.ID, now)
 	return tok, nil
 }
 

@@ -11,7 +11,7 @@ import (
 // routes is Rotor's whole HTTP surface.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.accessLog)
+	r.Use(s.observe, s.recoverer, s.accessLog)
 
 	r.Post("/oauth2/token", s.handleToken)           // RFC 6749 §3.2
 	r.Post("/oauth2/revoke", s.handleRevoke)         // RFC 7009
@@ -35,6 +35,9 @@ func (s *server) routes() http.Handler {
 
 	r.Get("/healthz", s.handleHealthz) // liveness
 	r.Get("/readyz", s.handleReadyz)   // readiness: store reachable, key ring loaded
+
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(notAllowed(r))
 	return r
 }
 

@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/rotor-idp/rotor/internal/audit"
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -56,6 +59,17 @@ type Config struct {
 	// from the key-encryption keys). Default: a random key per process,
 	// fine for a single replica.
 	FormKeys [][]byte
+
+	// DPoPNonce makes every DPoP proof at the token endpoint carry a nonce
+	// Rotor issued (RFC 9449 §8), which bounds how far ahead a stolen
+	// signing oracle can make proofs. Nonces need no state: they are
+	// derived from FormKeys.
+	DPoPNonce bool
+	// Metrics, if set, records the server's Prometheus metrics; Audit, if
+	// set, hears every security-relevant act (sign-ins, tokens issued,
+	// refresh reuse, revocations). Nil records nothing.
+	Metrics *Metrics
+	Audit   *audit.Logger
 
 	MaxBodyBytes int64            // request body limit (default 16 KiB)
 	Now          func() time.Time // clock (default time.Now)
@@ -147,6 +161,7 @@ type Deps struct {
 	Sessions SessionStore
 	Codes    CodeStore
 	Consents ConsentStore
+	Replay   ReplayStore
 	Pinger   Pinger
 	Keys     KeySource
 }
@@ -160,6 +175,7 @@ type server struct {
 	sessions SessionStore
 	codes    CodeStore
 	consents ConsentStore
+	replay   ReplayStore
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
@@ -170,8 +186,18 @@ type server struct {
 	cookies  cookieNames
 	forms    formKeys
 	signing  *signQueue
+	dpop     *dpop.Checker
+	nonces   nonceKeys
+	tokenURL string
+	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
+	userInfoURL string
+	metrics     *Metrics      // nil records nothing
+	audit       *audit.Logger // nil records nothing
 
 	clientCache *clientCache
+	clientKeys  clientKeySets
+
+	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).
@@ -183,7 +209,7 @@ func NewServer(cfg Config, deps Deps) http.Handler {
 func newServer(cfg Config, deps Deps) *server {
 	cfg = cfg.withDefaults()
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Sessions == nil ||
-		deps.Codes == nil || deps.Consents == nil || deps.Pinger == nil || deps.Keys == nil {
+		deps.Codes == nil || deps.Consents == nil || deps.Replay == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
 	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
@@ -194,27 +220,37 @@ func newServer(cfg Config, deps Deps) *server {
 	}
 	s := &server{
 		cfg:      cfg,
-		log:      cfg.Logger,
+		log:      withRequestLog(cfg.Logger),
+		metrics:  cfg.Metrics,
+		audit:    cfg.Audit,
 		users:    deps.Users,
 		clients:  deps.Clients,
 		refresh:  deps.Refresh,
 		sessions: deps.Sessions,
 		codes:    deps.Codes,
 		consents: deps.Consents,
+		replay:   deps.Replay,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
-		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		unavailableLog: logLimiter{every: unavailableLogEvery},
+		proxies:        proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 
 		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
 	}
+	s.hasher.metrics = cfg.Metrics
 	s.metadata = s.buildMetadata()
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)
 	s.forms = formKeys{keys: cfg.FormKeys}
+	s.dpop = &dpop.Checker{}
+	s.nonces = newNonceKeys(cfg.FormKeys)
+	s.tokenURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"
+	s.userInfoURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/userinfo"
 	return s
 }
 

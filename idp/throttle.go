@@ -68,6 +68,7 @@ type attempt struct {
 	pair, address, account uint64 // bucket keys
 	pairCost               int    // 1, or a whole burst while the account is under attack
 	ceiling                bool   // a token was taken from the account ceiling
+	refused                string // on a refusal, the empty bucket: "account" or "address"
 }
 
 // throttleKey names a bucket: an account (lower-cased, so case does not open
@@ -121,7 +122,10 @@ func (l *throttle) take(account string, addr netip.Addr, now time.Time) (attempt
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if wait := max(l.pair.wait(a.pair, n), l.address.wait(a.address, n)); wait > 0 {
-		return attempt{}, wait
+		if l.pair.wait(a.pair, n) > 0 {
+			return attempt{refused: "account"}, wait
+		}
+		return attempt{refused: "address"}, wait
 	}
 	a.ceiling = l.account.wait(a.account, n) == 0
 	if !a.ceiling {

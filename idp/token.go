@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
+	"github.com/rotor-idp/rotor/keys"
 )
 
 // Grant types Rotor implements (RFC 6749 §4.3, §4.4, §6); the
@@ -26,15 +29,26 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"` // OpenID Connect Core §3.1.3.3
+
+	// What metrics and the audit log say about the token; never sent.
+	alg                     keys.Alg
+	kid, jti, sub, clientID string
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
 func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.token(w, r)
+	if s.cfg.DPoPNonce {
+		// A fresh nonce on every answer, so a client never needs a failed
+		// request to learn it (RFC 9449 §8.2).
+		w.Header().Set(dpop.NonceName, s.nonces.current(s.now()))
+	}
+	resp, grant, err := s.token(w, r)
 	if err != nil {
+		s.metrics.tokenError(asOAuthError(err).Code)
 		s.writeError(w, r, err)
 		return
 	}
+	s.tokenIssued(r, grant, resp)
 	writeAppended(w, http.StatusOK, resp.appendJSON)
 }
 
@@ -62,15 +76,22 @@ func (t *tokenResponse) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
+// token answers a token request; grant is the grant type it used.
+func (s *server) token(w http.ResponseWriter, r *http.Request) (_ *tokenResponse, grant string, _ error) {
 	f, err := s.parseForm(w, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	grant := f.get("grant_type")
+	grant = f.get("grant_type")
 	if grant == "" {
-		return nil, errInvalidRequest("grant_type is required")
+		return nil, "", errInvalidRequest("grant_type is required")
 	}
+	resp, err := s.grant(r, f, grant)
+	return resp, grant, err
+}
+
+// grant authenticates the client and runs the grant it asked for.
+func (s *server) grant(r *http.Request, f form, grant string) (*tokenResponse, error) {
 	// Public clients may use the code, password and refresh grants; the
 	// client credentials grant is for confidential clients only (RFC 6749
 	// §4.4).
@@ -84,15 +105,19 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 		}
 		return nil, errUnauthorizedClient("the client may not use this grant type")
 	}
+	jkt, err := s.tokenProof(r, c)
+	if err != nil {
+		return nil, err
+	}
 	switch grant {
 	case GrantClientCredentials:
-		return s.grantClientCredentials(r, f, c)
+		return s.grantClientCredentials(r, f, c, jkt)
 	case GrantPassword:
-		return s.grantPassword(r, f, c)
+		return s.grantPassword(r, f, c, jkt)
 	case GrantRefreshToken:
-		return s.grantRefreshToken(r, f, c)
+		return s.grantRefreshToken(r, f, c, jkt)
 	case GrantAuthorizationCode:
-		return s.grantAuthorizationCode(r, f, c)
+		return s.grantAuthorizationCode(r, f, c, jkt)
 	}
 	// A stored client may list a grant this version no longer implements.
 	return nil, errUnsupportedGrantType()

@@ -233,6 +233,7 @@ func (m *Manager) Rewrap(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("keys: rewrapping keys: %w", err)
 	}
 	m.log.Info("keys: keys re-sealed under the primary key-encryption key", "count", len(out), "kek_id", primary)
+	m.emit(Event{Kind: EventRewrapped, Trigger: TriggerAdmin, At: m.now(), Count: len(out)})
 	m.reloadOrLog(ctx)
 	return len(out), nil
 }

@@ -50,6 +50,7 @@ func (m *Manager) update(ctx context.Context, alg Alg, op Op) (Outcome, error) {
 		if !errors.As(err, &need) {
 			if err == nil {
 				m.logChange(alg, op.Kind, applied.Change)
+				m.emitChange(alg, op.Kind, applied.Change, applied.At)
 			}
 			return applied, err
 		}

@@ -40,6 +40,10 @@ type Config struct {
 	// Logger hears about rotations and failures, never key material; nil
 	// discards.
 	Logger *slog.Logger
+	// Events, if set, hears every change this Manager commits and every
+	// failed scheduled maintenance (see Event), synchronously: it must be
+	// quick and must not call back into the Manager.
+	Events func(Event)
 }
 
 // Manager keeps a replica's in-memory key ring in step with the store and
@@ -57,6 +61,8 @@ type Manager struct {
 	waitCh chan struct{} // closed when the next snapshot is published
 
 	pool pool // generated but not yet used keys, still sealed
+
+	loadedAt atomic.Int64 // UnixNano of the last successful read of the ring
 }
 
 // NewManager checks cfg and returns a Manager that serves an empty,
@@ -190,6 +196,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.loadedAt.Store(time.Now().UnixNano())
 	if s == prev {
 		return nil
 	}

@@ -60,6 +60,7 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-maint.C:
 			if err := m.Maintain(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("keys: maintenance failed", "err", err)
+				m.emit(Event{Kind: EventMaintenanceFailed, Trigger: TriggerSchedule, At: m.now(), Err: err})
 			}
 			maint.Reset(jitter(m.cfg.MaintainInterval))
 		}

@@ -38,6 +38,7 @@ func (v *Verifier) startFetch(onDemand bool, now time.Time) *flight {
 	}
 	if onDemand {
 		if !v.lastOnDemand.IsZero() && now.Sub(v.lastOnDemand) < v.floor {
+			v.counters.suppressed.Add(1)
 			return nil
 		}
 		v.lastOnDemand = now
@@ -122,6 +123,7 @@ func (v *Verifier) record(f *flight) {
 	if f.err == nil {
 		v.failures, v.lastErr = 0, ""
 	} else {
+		v.counters.fetchFailures.Add(1)
 		v.failures++
 		v.lastErr = category(f.err)
 	}

@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
 	jwksURL := fs.String("jwks-url", "", "JWKS URL, instead of discovering it from the issuer")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsListen := fs.String("metrics-listen", "127.0.0.1:9465", "address of the Prometheus /metrics listener (empty turns it off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -72,6 +73,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
+	}
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mctx, stopMetrics := context.WithCancel(ctx)
+		defer stopMetrics()
+		go func() {
+			if err := serveMetrics(mctx, mln, v); err != nil {
+				log.Error("metrics listener failed", "err", err)
+			}
+		}()
+		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	srv := &http.Server{
 		Handler:           newAPI(v, newSchedules(), log),

@@ -28,6 +28,7 @@ type deployment struct {
 	api      *process
 	secrets  map[string]string // client id → secret
 	stopDB   func()
+	cleanup  func() // removes the audit log's directory
 }
 
 const (
@@ -84,12 +85,17 @@ func startDeployment(ctx context.Context, o *options, log io.Writer) (d *deploym
 	if _, err := d.cli(password+"\n", "users", "add", user); err != nil {
 		return d, err
 	}
-	if d.rotor, err = startProcess(ctx, "rotor", o.rotorBin, []string{"serve", "--listen", "127.0.0.1:0"},
+	audit, cleanup, err := auditFile()
+	if err != nil {
+		return d, err
+	}
+	d.cleanup = cleanup
+	if d.rotor, err = startProcess(ctx, "rotor", o.rotorBin, []string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--audit-log", audit},
 		d.env, regexp.MustCompile(`msg="rotor listening" addr=(\S+)`)); err != nil {
 		return d, err
 	}
 	if d.api, err = startProcess(ctx, "example-api", o.apiBin,
-		[]string{"--issuer", d.rotor.url, "--audience", audience, "--listen", "127.0.0.1:0"},
+		[]string{"--issuer", d.rotor.url, "--audience", audience, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
 		[]string{"PATH=" + os.Getenv("PATH")}, regexp.MustCompile(`msg="example-api listening" addr=(\S+)`)); err != nil {
 		return d, err
 	}
@@ -116,6 +122,9 @@ func (d *deployment) stop() {
 	}
 	if d.stopDB != nil {
 		d.stopDB()
+	}
+	if d.cleanup != nil {
+		d.cleanup()
 	}
 }
 

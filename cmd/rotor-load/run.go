@@ -31,6 +31,7 @@ type options struct {
 	scenarios        string
 	jsonOut          bool
 	scale            scaleOptions
+	metricsOverhead  bool // also compare rotor with and without metrics (overhead.go)
 }
 
 // Bounds: the load stays on loopback, and each scenario stops by itself.
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	fs.IntVar(&o.scale.depth, "scale-depth", 10, "mean tokens per seeded family")
 	fs.Float64Var(&o.scale.expired, "scale-expired", 0.3, "share of seeded families already expired; the last size purges them under refresh load")
 	fs.StringVar(&o.scale.sharedBuffers, "scale-shared-buffers", "256MB", "Postgres shared_buffers of the scale profile")
+	fs.BoolVar(&o.metricsOverhead, "metrics-overhead", false, "also run the hot paths on a second rotor without metrics and the audit log, interleaved, and report the difference")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -112,12 +114,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		}
 		results = append(results, res)
 	}
+	if !o.jsonOut {
+		report(stdout, results, baselines, o)
+	}
+	var overhead []overheadResult
+	if o.metricsOverhead {
+		if overhead, err = measureOverhead(ctx, d, client, o, stdout, stderr); err != nil {
+			return fmt.Errorf("metrics overhead: %w", err)
+		}
+	}
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"baselines": baselines, "results": results})
+		return enc.Encode(map[string]any{"baselines": baselines, "results": results, "metrics_overhead": overhead})
 	}
-	report(stdout, results, baselines, o)
 	return nil
 }
 
@@ -250,8 +260,9 @@ func scenarios(d *deployment, client *http.Client, saturation int) []scenario {
 				}},
 		)
 	}
+	jwksURL := d.rotor.url + "/.well-known/jwks.json"
 	jwks := func(context.Context) (func(context.Context) (int, error), error) {
-		return func(ctx context.Context) (int, error) { return get(ctx, d.rotor.url+"/.well-known/jwks.json", "") }, nil
+		return func(ctx context.Context) (int, error) { return get(ctx, jwksURL, "") }, nil
 	}
 	// The JWKS at the same concurrency is the floor of the saturation
 	// scenarios: a precomputed body, no signature, no queue of Rotor's own.

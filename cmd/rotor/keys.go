@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rotor-idp/rotor/internal/audit"
 	"github.com/rotor-idp/rotor/keys"
 )
 
 // keysFlags are the flags of the keys commands that work on the ring: the
 // store and the key ring's timing, which the propagation check needs.
-var keysFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).keyFlags}
+var keysFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).keyFlags, (*config).auditFlags}
 
 var keysCommands = []command{
 	{group: "keys", name: "list",
@@ -62,8 +63,13 @@ func withKeyRing(run func(context.Context, *invocation, keyRing) error) func(con
 			return err
 		}
 		defer be.Close()
+		l, closeAudit, err := openAudit(in.cfg.auditLog, in.stderr)
+		if err != nil {
+			return err
+		}
+		defer closeAudit()
 		mgr, err := keys.NewManager(be.st, keys.Config{Algs: algs, Policy: policy, PollInterval: in.cfg.pollInterval,
-			KEKs: be.keks, Logger: in.warnLogger()})
+			KEKs: be.keks, Logger: in.warnLogger(), Events: keyEvents(l, audit.CLI, nil)})
 		if err != nil {
 			return err
 		}
@@ -77,9 +83,9 @@ func keysList(ctx context.Context, in *invocation, ring keyRing) error {
 		return err
 	}
 	same := func(k keys.KeyInfo) keys.KeyInfo { return k }
-	return printList(in, infos, same, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREVOKED", func(k keys.KeyInfo) string {
+	return printList(in, infos, same, "KID\tALG\tSTATE\tCREATED\tSIGNABLE\tACTIVATED\tRETIRED\tREVOKED", func(k keys.KeyInfo) string {
 		return strings.Join([]string{k.KID, string(k.Alg), string(k.State),
-			timestamp(k.CreatedAt), timestamp(k.ActivatedAt), timestamp(k.RetiredAt), timestamp(k.RevokedAt)}, "\t")
+			timestamp(k.CreatedAt), timestamp(k.SignableAt), timestamp(k.ActivatedAt), timestamp(k.RetiredAt), timestamp(k.RevokedAt)}, "\t")
 	})
 }
 

@@ -84,6 +84,7 @@ func (c *config) idpConfig(s serveSettings, issuer string, keks *keys.KEKSet) id
 		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
 		ClientCacheTTL:           cacheTTL(c.clientCacheTTL),
 		MaxFamiliesPerUserClient: familyCap(c.maxFamilies),
+		DPoPNonce:                c.dpopNonce,
 		Argon2Limits:             s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
 	}
 }

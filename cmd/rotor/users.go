@@ -7,16 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // usersFlags are the flags of every users command: the store, --json, and
 // the argon2id parameters of the hashes add and set-password make.
-var usersFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).argon2Flags}
+var usersFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config).argon2Flags, (*config).auditFlags}
 
 var usersCommands = []command{
 	{group: "users", name: "add", args: []string{"NAME"}, summary: "create a user (password on stdin; --email, --display-name)",
@@ -75,6 +77,7 @@ func usersAdd(ctx context.Context, in *invocation, be *backend) error {
 	} else if err != nil {
 		return err
 	}
+	in.audit(ctx, audit.UserCreated, slog.String("user_id", u.ID), slog.String("username", u.Name))
 	return in.done(userJSONOf(u), "created user %s (id %s)", u.Name, u.ID)
 }
 
@@ -110,21 +113,23 @@ func usersSetPassword(ctx context.Context, in *invocation, be *backend) error {
 	if err := be.st.SetPassword(ctx, name, h, now()); err != nil {
 		return notFound(err, "user", name)
 	}
+	in.audit(ctx, audit.UserPasswordChanged, slog.String("username", name))
 	return in.done(map[string]string{"name": name, "status": "password_changed"},
 		"changed the password of %s and revoked their refresh tokens", name)
 }
 
 // usersSetDisabled is `users disable` (true) or `users enable` (false).
 func usersSetDisabled(disabled bool) func(context.Context, *invocation, *backend) error {
-	verb := "enabled"
+	verb, event := "enabled", audit.UserEnabled
 	if disabled {
-		verb = "disabled"
+		verb, event = "disabled", audit.UserDisabled
 	}
 	return func(ctx context.Context, in *invocation, be *backend) error {
 		name := in.args[0]
 		if err := be.st.SetUserDisabled(ctx, name, disabled, now()); err != nil {
 			return notFound(err, "user", name)
 		}
+		in.audit(ctx, event, slog.String("username", name))
 		return in.done(map[string]any{"name": name, "disabled": disabled}, "%s user %s", verb, name)
 	}
 }

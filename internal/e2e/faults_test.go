@@ -96,11 +96,23 @@ func TestDatabaseOutage(t *testing.T) {
 	if status, _, body := get(t, r.URL+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(string(body), `"store":"down"`) {
 		t.Errorf("readyz with the database down: %d %s", status, body)
 	}
+	// The replica cannot reload its key ring (poll 1s): its staleness rises
+	// past the poll, and 5xx answers are counted as such.
+	proctest.Await(t, 30*time.Second, "key ring staleness to rise past 3s", func() bool {
+		return r.Metrics(t).Sum("rotor_key_ring_staleness_seconds") > 3
+	})
+	if m := r.Metrics(t); m.Sum("rotor_http_request_duration_seconds", "route", "/oauth2/token", "status_class", "5xx") == 0 ||
+		m.Sum("rotor_token_errors_total", "error", "temporarily_unavailable") == 0 || m.Sum("rotor_store_errors_total") == 0 {
+		t.Error("the outage's 503s and store errors are not in the metrics")
+	}
 
 	cluster.Start()
 	okBefore := c.get("token ok")
 	proctest.Await(t, 30*time.Second, "issuance to resume", func() bool { return c.get("token ok") > okBefore+20 })
 	proctest.WaitReady(t, r.URL+"/readyz", 30*time.Second)
+	proctest.Await(t, 30*time.Second, "key ring staleness to fall back under 3s", func() bool {
+		return r.Metrics(t).Sum("rotor_key_ring_staleness_seconds") < 3
+	})
 	outage.Store(false)
 	// And it stays back: a 503 from here on is a failure.
 	okAfter := c.get("token ok")

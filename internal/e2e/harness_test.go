@@ -76,7 +76,7 @@ var apiListeningRE = regexp.MustCompile(`msg="example-api listening" addr=(\S+)`
 func startExampleAPI(t *testing.T, issuer string) *exampleAPI {
 	t.Helper()
 	bin := proctest.Build(t, "./cmd/example-api")
-	p := proctest.Start(t, "example-api", bin, []string{"--issuer", issuer, "--audience", audience, "--listen", "127.0.0.1:0"})
+	p := proctest.Start(t, "example-api", bin, []string{"--issuer", issuer, "--audience", audience, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"})
 	a := &exampleAPI{Proc: p, url: "http://" + p.WaitOutput(t, apiListeningRE, 60*time.Second)}
 	proctest.WaitReady(t, a.url+"/healthz", 30*time.Second)
 	return a

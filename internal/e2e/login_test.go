@@ -68,6 +68,37 @@ func TestBruteForceBehindTrustedProxy(t *testing.T) {
 	if tr, err := login(attacker, "correct horse battery staple", nil); err != nil || tr.Status != http.StatusTooManyRequests || tr.RetryAfter == "" {
 		t.Errorf("attacker with the right password: %v %+v, want 429 with Retry-After", err, tr)
 	}
+	// The metrics count each refusal by the bucket that refused it, and the
+	// audit log names the attacker's address, not the forged ones.
+	m := r.Metrics(t)
+	if got := m.Sum("rotor_logins_throttled_total", "reason", "account"); got != 31 {
+		t.Errorf("throttled logins (account) = %v, want 31", got)
+	}
+	if f, s := m.Sum("rotor_logins_total", "outcome", "failed"), m.Sum("rotor_logins_total", "outcome", "succeeded"); f != 10 || s != 1 {
+		t.Errorf("logins failed %v, succeeded %v; want 10, 1", f, s)
+	}
+	count := func(events []rotortest.AuditEvent, name string) int {
+		n := 0
+		for _, e := range events {
+			if e.Str("event") == name {
+				n++
+			}
+		}
+		return n
+	}
+	events := d.AwaitAudit(t, "31 login.throttled events", func(es []rotortest.AuditEvent) bool { return count(es, "login.throttled") >= 31 })
+	throttled := 0
+	for _, e := range events {
+		if e.Str("event") == "login.throttled" {
+			throttled++
+			if e.Str("remote_addr") != "127.0.0.2" || e.Str("username") != "alice" {
+				t.Errorf("login.throttled event %v: want remote_addr 127.0.0.2, username alice", e)
+			}
+		}
+	}
+	if throttled != 31 {
+		t.Errorf("%d login.throttled events, want 31", throttled)
+	}
 }
 
 // headerTransport adds headers to every request, as a client forging them.

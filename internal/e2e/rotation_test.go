@@ -226,4 +226,24 @@ func TestAutomaticRotation(t *testing.T) {
 	if c.get("verify ok") != c.get("token ok") || c.get("verify ok") < 100 {
 		t.Errorf("failures during scheduled rotation: %s", c.String())
 	}
+	// Whichever replica won each lane's lock counted the rotation; together
+	// they counted at least the two per lane the load saw, all scheduled.
+	var issued float64
+	rotations := map[string]float64{}
+	for _, r := range d.replicas {
+		m := r.Metrics(t)
+		issued += m.Sum("rotor_tokens_issued_total", "grant", "client_credentials")
+		for _, alg := range []string{"RS256", "EdDSA"} {
+			rotations[alg] += m.Sum("rotor_key_rotations_total", "alg", alg, "trigger", "schedule")
+		}
+		if m.Sum("rotor_key_rotations_total", "trigger", "admin") != 0 {
+			t.Errorf("%s counted an admin rotation; only the schedule rotated", r.Name)
+		}
+	}
+	if rotations["RS256"] < 2 || rotations["EdDSA"] < 2 {
+		t.Errorf("scheduled rotations counted by the replicas: %v, want at least 2 per lane", rotations)
+	}
+	if issued != float64(c.get("token ok")) {
+		t.Errorf("the replicas counted %v tokens issued, the load got %d", issued, c.get("token ok"))
+	}
 }

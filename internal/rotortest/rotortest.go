@@ -50,6 +50,8 @@ func New(t testing.TB, dbURL string) *Deployment {
 		"ROTOR_DATABASE":            dbURL,
 		"ROTOR_KEY_ENCRYPTION_KEYS": NewKEK(),
 		"ROTOR_LISTEN":              "127.0.0.1:0",
+		"ROTOR_METRICS_LISTEN":      "127.0.0.1:0",
+		"ROTOR_AUDIT_LOG":           auditLogIn(t),
 	}}
 	for k, v := range FastTiming {
 		d.Env[k] = v

@@ -174,3 +174,7 @@ func isForeignKey(err error) bool {
 func errorf(op string, kind error, format string, args ...any) error {
 	return newError(op, kind, fmt.Errorf(format, args...))
 }
+
+// StoreOp names the operation that failed, a fixed string: what metrics
+// count store errors by.
+func (e *Error) StoreOp() string { return e.Op }

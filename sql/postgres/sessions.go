@@ -32,16 +32,21 @@ func scanSession(row pgx.Row) (idp.Session, error) {
 // enabled user.
 const enabledUser = `WITH u AS (SELECT id FROM users WHERE id = $1 AND NOT disabled FOR SHARE) `
 
+// currentUser is enabledUser also requiring credential version $10, the
+// one the sign-in's password check read.
+const currentUser = `WITH u AS (SELECT id FROM users WHERE id = $1 AND NOT disabled AND credential_version = $10 FOR SHARE) `
+
 // CreateSession implements idp.SessionStore in one statement.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	const op = "create browser session"
 	return s.run(ctx, op, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, enabledUser+
+		tag, err := s.pool.Exec(ctx, currentUser+
 			`INSERT INTO browser_sessions (`+sessionColumns+`)
 			 SELECT $2, $3, u.id, $4, $5, $6, $7, $8, $9 FROM u`,
-			se.UserID, se.ID, se.Hash, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt)
+			se.UserID, se.ID, se.Hash, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt,
+			se.CredentialVersion)
 		if err == nil && tag.RowsAffected() == 0 {
-			return newError(op, idp.ErrNotFound, errors.New("no such enabled user"))
+			return newError(op, idp.ErrNotFound, errors.New("no such enabled user at this credential version"))
 		}
 		return err
 	})

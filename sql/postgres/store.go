@@ -219,3 +219,6 @@ func emptyIfNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// PoolStat returns the connection pool's statistics (for metrics).
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }

@@ -51,12 +51,12 @@ func isForeignKey(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// mapErr turns an error from a store call into what the contracts promise:
+// classifyErr turns an error from a store call into what the contracts promise:
 // a caller's own error unchanged, ErrConflict, ErrUnavailable (with the
 // context's error, if it ended), or an error that names the database file.
 // Messages carry SQLite's text, which names tables and columns but never
 // values, so no hash or key material can leak through them.
-func (s *Store) mapErr(ctx context.Context, op string, err error) error {
+func (s *Store) classifyErr(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}

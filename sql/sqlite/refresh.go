@@ -33,10 +33,12 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 			if err := familyCode(ctx, tx.StmtContext(ctx, s.stmts.familyCode), f); err != nil {
 				return err
 			}
+		} else if err := familyUser(ctx, tx, f); err != nil {
+			return err
 		}
 		_, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx,
 			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash)
+			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash, f.JKT)
 		if isForeignKey(err) {
 			return fmt.Errorf("sqlite: create refresh family: no client %q: %w", f.ClientID, idp.ErrNotFound)
 		}
@@ -65,6 +67,25 @@ func familyCode(ctx context.Context, stmt *sql.Stmt, f idp.Family) error {
 		return fmt.Errorf("sqlite: create refresh family: %w", idp.ErrCodeReused)
 	case revoked.Valid:
 		return fmt.Errorf("sqlite: create refresh family: the authorization code was %w", idp.ErrRevoked)
+	}
+	return nil
+}
+
+// familyUser checks that a family not from a code is for no user, or for an
+// enabled one at the credential version its grant read.
+func familyUser(ctx context.Context, tx *sql.Tx, f idp.Family) error {
+	var (
+		disabled bool
+		version  int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT disabled, credential_version FROM users WHERE id = ?`, f.Subject).Scan(&disabled, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case disabled || version != f.CredentialVersion:
+		return fmt.Errorf("sqlite: create refresh family: the user is disabled or their password changed: %w", idp.ErrRevoked)
 	}
 	return nil
 }
@@ -209,9 +230,9 @@ func scanState(row scanner) (idp.RefreshState, error) {
 		sIssued, sSpent                sql.NullInt64
 	)
 	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
-		&f.SessionID, &f.CodeHash,
+		&f.SessionID, &f.CodeHash, &f.JKT,
 		&t.Hash, &t.Parent, &issued, &spent,
-		&sHash, &sParent, &sIssued, &sSpent)
+		&sHash, &sParent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
 		return idp.RefreshState{}, err
 	}

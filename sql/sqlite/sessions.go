@@ -33,8 +33,9 @@ func scanSession(row scanner) (idp.Session, error) {
 	return se, nil
 }
 
-// CreateSession stores a browser session of an enabled user; the write
-// lock serialises it with disabling the user.
+// CreateSession stores a browser session of an enabled user at the
+// session's credential version; the write lock serialises it with
+// disabling the user and changing the password.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -44,15 +45,15 @@ func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	}
 	err = s.write(ctx, false, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
-SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND NOT disabled`,
+SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND NOT disabled AND credential_version = ?`,
 			se.ID, se.Hash, micros(se.AuthTime), amr, micros(se.CreatedAt), micros(se.LastSeenAt),
-			micros(se.IdleExpiresAt), micros(se.ExpiresAt), se.UserID)
+			micros(se.IdleExpiresAt), micros(se.ExpiresAt), se.UserID, se.CredentialVersion)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			if err == nil {
-				err = fmt.Errorf("sqlite: create browser session: no enabled user %q: %w", se.UserID, idp.ErrNotFound)
+				err = fmt.Errorf("sqlite: create browser session: no enabled user %q at this credential version: %w", se.UserID, idp.ErrNotFound)
 			}
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -70,6 +71,8 @@ type Store struct {
 
 	watchMu sync.Mutex
 	keysGen chan struct{} // closed and replaced after this Store commits a key change
+
+	busyRetries atomic.Uint64 // calls tried again on a locked database (metrics)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -233,6 +236,7 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 		if err == nil || !isBusy(err) || attempt == busyAttempts || ctx.Err() != nil {
 			return err
 		}
+		s.busyRetries.Add(1)
 	}
 }
 
@@ -283,3 +287,7 @@ func (s *Store) writeOnce(ctx context.Context, durable bool, fn func(*sql.Tx) er
 	}
 	return tx.Commit()
 }
+
+// BusyRetries is how many calls were tried again because the database
+// stayed locked past the busy timeout (for metrics).
+func (s *Store) BusyRetries() uint64 { return s.busyRetries.Load() }
