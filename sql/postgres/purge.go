@@ -48,6 +48,7 @@ var (
 	purgeFamilies = purgeTable{"purge refresh families", "refresh_families", "id", "expires_at"}
 	purgeSessions = purgeTable{"purge browser sessions", "browser_sessions", "id", "idle_expires_at"}
 	purgeCodes    = purgeTable{"purge authorization codes", "auth_codes", "hash", "expires_at"}
+	purgeJTIs     = purgeTable{"purge jtis", "used_jtis", "key", "expires_at"}
 )
 
 // query deletes at most $2 rows older than $1, oldest first. The keys are
