@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN         := bin
 
-.PHONY: all build run test lint vet fmt-check staticcheck bench load clean
+.PHONY: all build run test lint vet fmt-check staticcheck bench load load-scale clean
 
 all: build
 
@@ -46,6 +46,14 @@ bench:
 # example API that rotor-load starts itself; bounded in time and requests.
 load: build
 	$(BIN)/rotor-load $(LOAD_FLAGS)
+
+# The scale profile (BENCHMARKS.md, Scale): client_credentials, refresh and
+# password on a fresh Postgres seeded with 0, 100k and 10M refresh tokens
+# and 1M users, and a purge of the expired families under refresh load.
+# Needs a few GB of disk and about half an hour; smaller sizes with e.g.
+# SCALE_FLAGS='-scale-tokens 0,100000 -scale-users 100000'.
+load-scale: build
+	$(BIN)/rotor-load -scale $(SCALE_FLAGS)
 
 clean:
 	rm -rf $(BIN)

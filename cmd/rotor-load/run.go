@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rotor-idp/rotor/internal/primitive"
@@ -31,6 +30,7 @@ type options struct {
 	saturation       int // connections of the saturation scenarios
 	scenarios        string
 	jsonOut          bool
+	scale            scaleOptions
 	metricsOverhead  bool // also compare rotor with and without metrics (overhead.go)
 }
 
@@ -41,6 +41,9 @@ const (
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	}
 	o := &options{}
 	self, _ := os.Executable()
 	dir := filepath.Dir(self)
@@ -55,6 +58,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 	fs.IntVar(&o.saturation, "saturation-conns", 16, "concurrent clients of the saturation scenarios, which measure tail latency with the server's CPUs saturated")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (client_credentials, refresh_token, password, signin, jwks, example-api, saturation)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
+	fs.BoolVar(&o.scale.on, "scale", false, "scale profile: repeat "+strings.Join(scaleScenarios, ", ")+" on a fresh Postgres seeded with each --scale-tokens count (BENCHMARKS.md, Scale)")
+	fs.StringVar(&o.scale.tokens, "scale-tokens", "0,100000,10000000", "stored refresh-token counts of the scale profile, comma-separated (the first is the baseline)")
+	fs.IntVar(&o.scale.users, "scale-users", 1_000_000, "users seeded at every non-zero size")
+	fs.IntVar(&o.scale.depth, "scale-depth", 10, "mean tokens per seeded family")
+	fs.Float64Var(&o.scale.expired, "scale-expired", 0.3, "share of seeded families already expired; the last size purges them under refresh load")
+	fs.StringVar(&o.scale.sharedBuffers, "scale-shared-buffers", "256MB", "Postgres shared_buffers of the scale profile")
 	fs.BoolVar(&o.metricsOverhead, "metrics-overhead", false, "also run the hot paths on a second rotor without metrics and the audit log, interleaved, and report the difference")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,6 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		return fmt.Errorf("--duration must be in (0, %v], --requests in [1, %d], --concurrency and --saturation-conns in [1, 256]", maxDuration, maxRequestsCap)
 	}
 
+	if o.scale.on {
+		return scaleMain(ctx, o, stdout, stderr)
+	}
 	d, err := startDeployment(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -85,13 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		}
 	}
 
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConnsPerHost: max(o.concurrency, o.saturation), MaxConnsPerHost: max(o.concurrency, o.saturation),
-			DialContext: loopbackOnly((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
-		},
-	}
+	client := o.httpClient()
 	var results []result
 	for _, sc := range append(scenarios(d, client, o.saturation), signinScenarios(d, client)...) {
 		if !o.selected(sc.name) {
@@ -123,6 +129,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		return enc.Encode(map[string]any{"baselines": baselines, "results": results, "metrics_overhead": overhead})
 	}
 	return nil
+}
+
+func (o *options) httpClient() *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost: max(o.concurrency, o.saturation), MaxConnsPerHost: max(o.concurrency, o.saturation),
+			DialContext: loopbackOnly((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
+		},
+	}
 }
 
 func (o *options) selected(name string) bool {
@@ -281,9 +297,12 @@ type result struct {
 	P99           time.Duration `json:"p99_ns"`
 	Max           time.Duration `json:"max_ns"`
 	CPUPerRequest time.Duration `json:"server_cpu_per_request_ns"`
-	Baseline      time.Duration `json:"baseline_ns,omitempty"`
-	BaselineName  string        `json:"baseline,omitempty"`
-	Ratio         float64       `json:"x_baseline,omitempty"`
+	// DBCPUPerRequest is the database server's CPU time per request, when
+	// this command started the database (the scale profile).
+	DBCPUPerRequest time.Duration `json:"db_cpu_per_request_ns,omitempty"`
+	Baseline        time.Duration `json:"baseline_ns,omitempty"`
+	BaselineName    string        `json:"baseline,omitempty"`
+	Ratio           float64       `json:"x_baseline,omitempty"`
 }
 
 func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
@@ -355,76 +374,4 @@ func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
 		res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(n)
 	}
 	return res, nil
-}
-
-func report(w io.Writer, results []result, baselines map[string]time.Duration, o *options) {
-	fmt.Fprintf(w, "rotor-load: %d clients (saturation scenarios: %d), up to %v or %d requests per scenario, loopback\n",
-		o.concurrency, o.saturation, o.duration, o.maxRequests)
-	fmt.Fprintf(w, "baselines (CPU time, this run): RS256 sign %v, EdDSA sign %v\n\n", round(baselines["RS256"]), round(baselines["EdDSA"]))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tserver CPU/req\t× sign\t")
-	byName := map[string]result{}
-	for _, r := range results {
-		byName[r.Name] = r
-		ratio := "-"
-		if r.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2f", r.Ratio)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%v\t%v\t%v\t%v\t%v\t%s\t\n", r.Name, r.Requests, r.Errors, r.PerSecond,
-			round(r.P50), round(r.P90), round(r.P99), round(r.Max), round(r.CPUPerRequest), ratio)
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w, "\ntargets:")
-	check := func(name, what string, ok bool, got string) {
-		if _, ran := byName[name]; !ran {
-			return
-		}
-		mark := "met"
-		if !ok {
-			mark = "MISSED"
-		}
-		fmt.Fprintf(w, "  %-58s %-10s %s\n", what, got, mark)
-	}
-	if r, ok := byName["client_credentials/EdDSA"]; ok {
-		check(r.Name, "client_credentials EdDSA: server CPU ≤ 5× ed25519.Sign", r.Ratio <= 5, fmt.Sprintf("%.2f×", r.Ratio))
-	}
-	if r, ok := byName["client_credentials/RS256"]; ok {
-		check(r.Name, "client_credentials RS256: server CPU ≤ 1.3× RSA-2048 sign", r.Ratio <= 1.3, fmt.Sprintf("%.2f×", r.Ratio))
-	}
-	if r, ok := byName["refresh_token/EdDSA"]; ok {
-		check(r.Name, "refresh_token EdDSA: server CPU ≤ 1ms per refresh", r.CPUPerRequest <= time.Millisecond, round(r.CPUPerRequest).String())
-	}
-	if r, ok := byName["refresh_token/RS256"]; ok {
-		// An RSA-2048 signature alone costs more than 1ms of CPU; what the
-		// refresh adds around it is what the target is about.
-		extra := r.CPUPerRequest - baselines["RS256"]
-		check(r.Name, "refresh_token RS256: server CPU beyond the signature ≤ 1ms", extra <= time.Millisecond, round(extra).String())
-	}
-	signinTarget(w, check, byName)
-	for _, alg := range []string{"RS256", "EdDSA"} {
-		if r, ok := byName["saturation/client_credentials/"+alg]; ok && r.P50 > 0 {
-			tail := float64(r.P99) / float64(r.P50)
-			check(r.Name, fmt.Sprintf("client_credentials %s, %d clients: p99 ≤ 3× p50", alg, r.Conns), tail <= 3, fmt.Sprintf("%.1f×", tail))
-		}
-	}
-	if r, ok := byName["saturation/jwks"]; ok && r.P50 > 0 {
-		fmt.Fprintf(w, "  %-58s %.1f×\n", fmt.Sprintf("(floor: JWKS, %d clients, p99 / p50)", r.Conns), float64(r.P99)/float64(r.P50))
-	}
-	for _, r := range results {
-		if r.Errors > 0 {
-			fmt.Fprintf(w, "  %s: %d non-200 answers %v\n", r.Name, r.Errors, r.ByStatus)
-		}
-	}
-}
-
-func round(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	case d >= 100*time.Microsecond:
-		return d.Round(time.Microsecond)
-	default:
-		return d.Round(100 * time.Nanosecond)
-	}
 }

@@ -30,6 +30,7 @@ type Cluster struct {
 	port int
 
 	mu     sync.Mutex
+	extra  []string // "name=value" settings after the defaults; see Restart
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
 	starts int
@@ -135,6 +136,9 @@ func (c *Cluster) Start() error {
 		"-c", "max_parallel_workers_per_gather=0", // 2-core CI machines; also avoids /dev/shm use
 		"-c", "TimeZone=UTC",
 	)
+	for _, kv := range c.extra {
+		cmd.Args = append(cmd.Args, "-c", kv) // a later -c wins
+	}
 	c.prepare(cmd)
 	// If this process dies without stopping us (panic, test timeout, kill),
 	// the kernel sends SIGQUIT, Postgres's immediate shutdown.
@@ -209,6 +213,27 @@ func (c *Cluster) kill() {
 		case <-time.After(30 * time.Second):
 		}
 	}
+}
+
+// Restart stops the server and starts it again with settings ("name=value",
+// such as "shared_buffers=256MB") over the defaults, which suit tests and
+// not large databases.
+func (c *Cluster) Restart(settings ...string) error {
+	c.Stop()
+	c.mu.Lock()
+	c.extra = settings
+	c.mu.Unlock()
+	return c.Start()
+}
+
+// PID is the server's (postmaster's) process id, 0 when it is stopped.
+func (c *Cluster) PID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
 }
 
 // Destroy stops the server and removes its files.

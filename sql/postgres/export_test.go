@@ -9,5 +9,6 @@ var (
 		purgeFamilies.table: purgeFamilies.query(),
 		purgeSessions.table: purgeSessions.query(),
 		purgeCodes.table:    purgeCodes.query(),
+		purgeJTIs.table:     purgeJTIs.query(),
 	}
 )

@@ -46,6 +46,7 @@ func TestSignInIndexes(t *testing.T) {
 		{`UPDATE auth_codes SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, []any{"u1", now}, "auth_codes_user_client", ""},
 		{`UPDATE auth_codes SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`, []any{"u1", "c", now}, "auth_codes_user_client", "auth_codes_client_id"},
 		{postgres.PurgeQueries["auth_codes"], []any{now, 100}, "auth_codes_expires_at", ""},
+		{postgres.PurgeQueries["used_jtis"], []any{now, 100}, "used_jtis_expires_at", ""},
 		{`DELETE FROM auth_codes WHERE client_id = $1`, []any{"c"}, "auth_codes_client_id", ""},
 		{`UPDATE refresh_families SET revoked_at = $3 WHERE subject = $1 AND client_id = $2 AND revoked_at IS NULL`, []any{"u1", "c", now}, "refresh_families_live", "refresh_families_client_id"},
 		{`SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2`, []any{"u1", "c"}, "consents_pkey", ""},

@@ -48,6 +48,7 @@ var (
 	purgeFamilies = purgeTable{"purge refresh families", "refresh_families", "id", "expires_at"}
 	purgeSessions = purgeTable{"purge browser sessions", "browser_sessions", "id", "idle_expires_at"}
 	purgeCodes    = purgeTable{"purge authorization codes", "auth_codes", "hash", "expires_at"}
+	purgeJTIs     = purgeTable{"purge jtis", "used_jtis", "key", "expires_at"}
 )
 
 // query deletes at most $2 rows older than $1, oldest first. The keys are
@@ -93,10 +94,14 @@ func (s *Store) purge(ctx context.Context, p purgeTable, cutoff time.Time) (int,
 		return 0, err
 	}
 	locked := false
-	defer func() { s.releasePurge(pc, p, locked) }()
 	err = s.run(ctx, p.op, func(ctx context.Context) error {
 		return pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, p.lockKey()).Scan(&locked)
 	})
+	// After an error the session may hold the lock without our knowing:
+	// releasePurge then tries to unlock, and closes the connection (which
+	// releases any lock) if that fails.
+	mayHold := locked || err != nil
+	defer s.releasePurge(pc, p, mayHold)
 	if err != nil || !locked {
 		return 0, err
 	}

@@ -21,13 +21,9 @@ func (s *Store) UseOnce(ctx context.Context, key []byte, expires, now time.Time)
 	return fresh, err
 }
 
-// PurgeReplay implements idp.ReplayStore.
+// PurgeReplay implements idp.ReplayStore in short batches, by one replica
+// at a time (see purge): every DPoP proof and client assertion leaves a
+// record, so an hour's worth can be millions of rows.
 func (s *Store) PurgeReplay(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge jtis", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM used_jtis WHERE expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeJTIs, cutoff)
 }
