@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -24,6 +25,12 @@ type accessClaims struct {
 	JTI      string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
+	Cnf      *cnf     `json:"cnf,omitempty"` // RFC 9449 §6.1: the DPoP key the token is bound to
+}
+
+// cnf is the confirmation claim (RFC 7800 §3.1) of a DPoP-bound token.
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 // appendJSON appends the claims as the JSON object encoding/json would write
@@ -52,6 +59,11 @@ func (c *accessClaims) appendJSON(dst []byte) []byte {
 	if c.Scope != "" {
 		dst = append(dst, `,"scope":`...)
 		dst = appendJSONString(dst, c.Scope)
+	}
+	if c.Cnf != nil {
+		dst = append(dst, `,"cnf":{"jkt":`...)
+		dst = appendJSONString(dst, c.Cnf.JKT)
+		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }
@@ -104,8 +116,8 @@ func (s *server) signer(c Client) (*keys.SigningKey, error) {
 }
 
 // mint signs an RFC 9068 access token for sub and returns the token response
-// around it.
-func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, authTime, now time.Time) (*tokenResponse, error) {
+// around it. A jkt binds the token to that DPoP key (RFC 9449 §6).
+func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, authTime, now time.Time, jkt string) (*tokenResponse, error) {
 	scopeStr := strings.Join(scope, " ")
 	claims := accessClaims{
 		Issuer:   s.cfg.Issuer,
@@ -120,6 +132,11 @@ func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, 
 	if !authTime.IsZero() {
 		claims.AuthTime = authTime.Unix()
 	}
+	tokenType := "Bearer"
+	if jkt != "" {
+		claims.Cnf = &cnf{JKT: jkt}
+		tokenType = dpop.TokenType
+	}
 	var buf [512]byte // claims are a few hundred bytes: no allocation
 	payload := claims.appendJSON(buf[:0])
 	s.signing.acquire()
@@ -130,7 +147,7 @@ func (s *server) mint(k *keys.SigningKey, c Client, sub string, scope []string, 
 	}
 	return &tokenResponse{
 		AccessToken: tok,
-		TokenType:   "Bearer",
+		TokenType:   tokenType,
 		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
 		Scope:       scopeStr,
 		alg:         k.Alg, kid: k.KID, jti: claims.JTI, sub: sub, clientID: c.ID,

@@ -69,6 +69,7 @@ type authzError struct {
 	code string // RFC 6749 §4.1.2.1 / OIDC Core §3.1.2.6 error code
 	desc string // fixed text; never echoes the request
 	page bool   // show a page, do not redirect
+	err  error  // the cause of a server_error, for the failure page and the log
 }
 
 func (e *authzError) Error() string { return e.code + ": " + e.desc }
@@ -112,7 +113,7 @@ func (s *server) checkAuthz(r *http.Request, q url.Values) (*authzRequest, *auth
 		return nil, authzPageError("The sign-in request does not name a known application (client_id).")
 	}
 	if err != nil {
-		return nil, &authzError{code: "server_error", desc: err.Error(), page: true}
+		return nil, &authzError{code: "server_error", desc: "client lookup failed", page: true, err: err}
 	}
 	req.client = c
 	req.redirectParam = q.Get("redirect_uri")

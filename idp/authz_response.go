@@ -47,7 +47,11 @@ func (s *server) storeCode(r *http.Request, req *authzRequest, sessionHash []byt
 func (s *server) authzFail(w http.ResponseWriter, r *http.Request, req *authzRequest, e *authzError) {
 	if e.page || req == nil {
 		if e.code == "server_error" {
-			s.renderFailure(w, r, errors.New(e.desc))
+			cause := e.err
+			if cause == nil {
+				cause = errors.New(e.desc)
+			}
+			s.renderFailure(w, r, cause)
 			return
 		}
 		s.renderError(w, r, http.StatusBadRequest, "Cannot sign in", e.desc,

@@ -52,8 +52,8 @@ func TestRevoke(t *testing.T) {
 func TestIntrospect(t *testing.T) {
 	e := newEnv(t)
 	secret, first := e.loginFor("web")
-	rsSecret := e.client(idp.ClientSpec{ID: "resource-server", GrantTypes: []string{"client_credentials"}, Scopes: []string{"x"}})
-	e.client(idp.ClientSpec{ID: "spa", Public: true, GrantTypes: []string{"password"}, Scopes: []string{"read"}})
+	rsSecret := e.client(idp.ClientSpec{ID: "resource-server", GrantTypes: []string{"client_credentials"}, Scopes: []string{"x"}, Introspect: true})
+	e.client(idp.ClientSpec{ID: "spa", Public: true, AllowPublicPassword: true, GrantTypes: []string{"password"}, Scopes: []string{"read"}})
 
 	introspect := func(auth func(*http.Request), tok string) response {
 		return e.post("/oauth2/introspect", url.Values{"token": {tok}}, auth)

@@ -83,8 +83,14 @@ func newEnv(t testing.TB, configure ...func(*idp.Config)) *env {
 // database.
 func newEnvWithSeam(t testing.TB, seam func(*idp.Deps), configure ...func(*idp.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, pgtest.NewDatabase(t), seam, configure...)
+}
+
+// newEnvOn is newEnvWithSeam on the migrated database at dbURL, for tests
+// that stop and start their own cluster.
+func newEnvOn(t testing.TB, dbURL string, seam func(*idp.Deps), configure ...func(*idp.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
 	st, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +119,7 @@ func newEnvWithSeam(t testing.TB, seam func(*idp.Deps), configure ...func(*idp.C
 	for _, f := range configure {
 		f(&e.cfg)
 	}
-	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr}
+	deps := idp.Deps{Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Replay: st, Pinger: st, Keys: mgr}
 	if seam != nil {
 		seam(&deps)
 	}

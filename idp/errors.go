@@ -3,10 +3,11 @@ package idp
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
 // oauthError is an error response of the token, revocation and introspection
@@ -17,6 +18,7 @@ type oauthError struct {
 	Description string // fixed, human-readable; never internal detail
 	Status      int
 	RetryAfter  time.Duration // > 0 adds Retry-After (RFC 9110 §10.2.3)
+	dpopNonce   string        // sent as DPoP-Nonce (RFC 9449 §8)
 	cause       error         // logged, never sent
 }
 
@@ -104,19 +106,15 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if oe.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="rotor", charset="UTF-8"`)
 	}
+	if oe.dpopNonce != "" {
+		h.Set(dpop.NonceName, oe.dpopNonce)
+	}
 	if oe.RetryAfter > 0 {
 		// Whole seconds, rounded up (RFC 9110 §10.2.3).
 		h.Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if oe.Status >= 500 {
-		// 503 is an expected condition (database down, hashing saturated);
-		// 500 is a bug.
-		level := slog.LevelError
-		if oe.Status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn
-		}
-		s.log.LogAttrs(r.Context(), level, "request failed",
-			slog.String("path", r.URL.Path), slog.Int("status", oe.Status), slog.String("error", errString(oe.cause)))
+		s.logFailure(r.Context(), r, oe.Status, errString(oe.cause))
 	}
 	body := make([]byte, 0, 96+len(oe.Description))
 	body = append(body, `{"error":`...)

@@ -34,7 +34,7 @@ var errBadCode = errInvalidGrant("authorization code is invalid, expired, used o
 // refresh token when the client may use the refresh_token grant and, for an
 // OpenID Connect request, the scope has offline_access or the client is
 // first-party (see issuesRefresh).
-func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tokenResponse, error) {
+func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client, jkt string) (*tokenResponse, error) {
 	code, verifier := f.get("code"), f.get("code_verifier")
 	switch {
 	case code == "":
@@ -63,7 +63,7 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 		refresh string
 	)
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		ac, refresh, err = s.exchangeWithFamily(r, c, hash, verifier, f.get("redirect_uri"), now)
+		ac, refresh, err = s.exchangeWithFamily(r, c, hash, verifier, f.get("redirect_uri"), now, familyKey(c, jkt))
 	} else {
 		// No family can come of it: the code is redeemed in one statement,
 		// and the checks follow.
@@ -75,7 +75,7 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 		return nil, s.codeRefused(r, c, ac, err)
 	}
 	scope, _ := parseScope(ac.Scope)
-	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now)
+	resp, err := s.mint(k, c, ac.UserID, scope, ac.AuthTime, now, jkt)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client) (*tok
 // exchangeWithFamily redeems the code and, if it gets a refresh token,
 // starts its family in the same transaction; it returns the code and the
 // refresh token ("" for none).
-func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, verifier, redirectURI string, now time.Time) (AuthCode, string, error) {
+func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, verifier, redirectURI string, now time.Time, jkt string) (AuthCode, string, error) {
 	refresh, refreshHash := newRefreshToken()
 	familyID := randomID()
 	issued := false
@@ -105,13 +105,14 @@ func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, veri
 		}
 		issued = true
 		return CodeExchange{
-			Family: &Family{ID: familyID, Scope: ac.Scope, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL)},
+			Family: &Family{ID: familyID, Scope: ac.Scope, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL), JKT: jkt},
 			First:  &RefreshToken{Hash: refreshHash, FamilyID: familyID, IssuedAt: now},
 		}, nil
 	})
 	if err != nil || !issued {
 		return ac, "", err
 	}
+	s.limitFamilies(r, c.ID, ac.UserID, now)
 	return ac, refresh, nil
 }
 

@@ -13,7 +13,7 @@ var errBadLogin = errInvalidGrant("invalid username or password")
 // grantPassword is RFC 6749 §4.3, for first-party clients that opted in. The
 // password check, its throttling and its cost are authenticate's, shared
 // with the login page.
-func (s *server) grantPassword(r *http.Request, f form, c Client) (*tokenResponse, error) {
+func (s *server) grantPassword(r *http.Request, f form, c Client, jkt string) (*tokenResponse, error) {
 	name, pw := f.get("username"), f.get("password")
 	if name == "" || pw == "" {
 		return nil, errInvalidRequest("username and password are required")
@@ -36,12 +36,12 @@ func (s *server) grantPassword(r *http.Request, f form, c Client) (*tokenRespons
 	}
 
 	now := s.now()
-	resp, err := s.mint(k, c, u.ID, scope, now, now)
+	resp, err := s.mint(k, c, u.ID, scope, now, now, jkt)
 	if err != nil {
 		return nil, err
 	}
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		if resp.RefreshToken, err = s.newFamily(r, c, u.ID, resp.Scope, now); err != nil {
+		if resp.RefreshToken, err = s.newFamily(r, c, u, resp.Scope, now, familyKey(c, jkt)); err != nil {
 			return nil, err
 		}
 	}

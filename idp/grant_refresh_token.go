@@ -14,6 +14,8 @@ var (
 	errRefreshRevoked     = errors.New("refresh token family is revoked")
 	errRefreshExpired     = errors.New("refresh token family has expired")
 	errRefreshReused      = errors.New("spent refresh token presented again; family revoked")
+	errRefreshUserOff     = errors.New("the user is disabled; family revoked")
+	errRefreshWrongKey    = errors.New("refresh token family is bound to another DPoP key")
 )
 
 // errBadRefresh is the one answer to every refused refresh token.
@@ -22,6 +24,7 @@ var errBadRefresh = errInvalidGrant("refresh token is invalid, expired or revoke
 // refreshRequest is what decideRefresh needs to know about the request.
 type refreshRequest struct {
 	clientID      string
+	jkt           string   // thumbprint of the request's DPoP key; "" without a proof
 	scope         []string // requested; nil keeps the family's
 	now           time.Time
 	reuseInterval time.Duration
@@ -38,7 +41,10 @@ type refreshDecision struct {
 
 // decideRefresh is the refresh-token rule book, a pure function of the state
 // read under the family lock and the request:
-//   - the token is bound to its client (RFC 6749 §6, §10.4);
+//   - the token is bound to its client (RFC 6749 §6, §10.4), and a bound
+//     family to its DPoP key (RFC 9449 §5);
+//   - a disabled user refreshes nothing, and the family is revoked (disabling
+//     revokes it too; this holds even for a family that slipped past that);
 //   - a revoked or expired family refreshes nothing, and rotation never extends
 //     the family's absolute expiry;
 //   - an unspent token is spent and replaced (RFC 9700 §4.14.2 rotation);
@@ -52,8 +58,18 @@ func decideRefresh(st RefreshState, req refreshRequest) refreshDecision {
 	switch {
 	case fam.ClientID != req.clientID:
 		return refreshDecision{Refusal: errRefreshWrongClient}
+	case fam.JKT != "" && fam.JKT != req.jkt:
+		// RFC 9449 §5: only the holder of the key may refresh. Nothing is
+		// revoked: whoever lacks the key can do no harm with the token, and
+		// revoking would let them end the holder's session.
+		return refreshDecision{Refusal: errRefreshWrongKey}
 	case !fam.RevokedAt.IsZero():
 		return refreshDecision{Refusal: errRefreshRevoked}
+	case st.UserDisabled:
+		return refreshDecision{
+			Update:  RefreshUpdate{RevokeAt: req.now, RevokeReason: "user_disabled"},
+			Refusal: errRefreshUserOff,
+		}
 	case !req.now.Before(fam.ExpiresAt):
 		return refreshDecision{Refusal: errRefreshExpired}
 	}
@@ -78,7 +94,7 @@ func decideRefresh(st RefreshState, req refreshRequest) refreshDecision {
 }
 
 // grantRefreshToken is RFC 6749 §6 with rotation and reuse detection.
-func (s *server) grantRefreshToken(r *http.Request, f form, c Client) (*tokenResponse, error) {
+func (s *server) grantRefreshToken(r *http.Request, f form, c Client, jkt string) (*tokenResponse, error) {
 	presented := f.get("refresh_token")
 	if presented == "" {
 		return nil, errInvalidRequest("refresh_token is required")
@@ -101,7 +117,7 @@ func (s *server) grantRefreshToken(r *http.Request, f form, c Client) (*tokenRes
 
 	now := s.now()
 	newTok, newHash := newRefreshToken()
-	req := refreshRequest{clientID: c.ID, scope: scope, now: now, reuseInterval: s.cfg.RefreshReuseInterval, newHash: newHash}
+	req := refreshRequest{clientID: c.ID, jkt: jkt, scope: scope, now: now, reuseInterval: s.cfg.RefreshReuseInterval, newHash: newHash}
 	var (
 		fam Family
 		d   refreshDecision
@@ -127,7 +143,7 @@ func (s *server) grantRefreshToken(r *http.Request, f form, c Client) (*tokenRes
 	if scope == nil {
 		scope, _ = parseScope(fam.Scope)
 	}
-	resp, err := s.mint(k, c, fam.Subject, scope, fam.AuthTime, now)
+	resp, err := s.mint(k, c, fam.Subject, scope, fam.AuthTime, now, jkt)
 	if err != nil {
 		return nil, err
 	}

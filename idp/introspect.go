@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
 // introspection is an RFC 7662 §2.2 response.
@@ -20,14 +22,19 @@ type introspection struct {
 	Audience  audience `json:"aud,omitempty"`
 	Issuer    string   `json:"iss,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
+	Cnf       *cnf     `json:"cnf,omitempty"` // RFC 9449 §6.2: the DPoP key the token is bound to
 }
 
 var inactive = &introspection{Active: false}
 
 // handleIntrospect is RFC 7662. Only confidential clients may call it (§2.1
 // requires authorisation, and §4 warns against token scanning). Access tokens
-// are checked against the key ring; a refresh token is active only for the
-// client it was issued to. Everything else is {"active":false}.
+// are checked against the key ring. What a caller may learn depends on it
+// (§2.2): a client registered with Introspect (a resource server) learns
+// about any access token; every other client only about its own access and
+// refresh tokens, so a client_credentials service cannot read users' tokens'
+// sub and scope. A refresh token is active only for the client it was issued
+// to. Everything else is {"active":false}.
 func (s *server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.introspect(w, r)
 	if err != nil {
@@ -55,7 +62,11 @@ func (s *server) introspect(w http.ResponseWriter, r *http.Request) (*introspect
 	if strings.HasPrefix(tok, RefreshTokenPrefix) {
 		return s.introspectRefresh(r, c, tok, now)
 	}
-	return s.introspectAccess(tok, now), nil
+	resp := s.introspectAccess(tok, now)
+	if resp.Active && resp.ClientID != c.ID && !c.Introspect {
+		return inactive, nil
+	}
+	return resp, nil
 }
 
 func (s *server) introspectRefresh(r *http.Request, c Client, tok string, now time.Time) (*introspection, error) {
@@ -74,10 +85,14 @@ func (s *server) introspectRefresh(r *http.Request, c Client, tok string, now ti
 	if fam.ClientID != c.ID || !fam.RevokedAt.IsZero() || !st.Token.SpentAt.IsZero() || !now.Before(fam.ExpiresAt) {
 		return inactive, nil
 	}
-	return &introspection{
+	in := &introspection{
 		Active: true, Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.cfg.Issuer,
 		Expiry: fam.ExpiresAt.Unix(), IssuedAt: st.Token.IssuedAt.Unix(),
-	}, nil
+	}
+	if fam.JKT != "" {
+		in.Cnf = &cnf{JKT: fam.JKT}
+	}
+	return in, nil
 }
 
 func (s *server) introspectAccess(tok string, now time.Time) *introspection {
@@ -95,8 +110,12 @@ func (s *server) introspectAccess(tok string, now time.Time) *introspection {
 	if cl.Issuer != s.cfg.Issuer || now.Unix() >= cl.Expiry {
 		return inactive
 	}
-	return &introspection{
+	in := &introspection{
 		Active: true, Scope: cl.Scope, ClientID: cl.ClientID, TokenType: "Bearer", Expiry: cl.Expiry,
 		IssuedAt: cl.IssuedAt, Subject: cl.Subject, Audience: cl.Audience, Issuer: cl.Issuer, JTI: cl.JTI,
 	}
+	if cl.Cnf != nil {
+		in.TokenType, in.Cnf = dpop.TokenType, cl.Cnf
+	}
+	return in
 }

@@ -72,7 +72,8 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	se, err := s.startSession(w, r, u, now)
 	if errors.Is(err, ErrNotFound) {
-		// Disabled between the password check and now.
+		// Disabled, or the password changed, between the password check
+		// and now.
 		s.showLogin(w, r, req, http.StatusBadRequest, msgBadLogin, echoUsername(name))
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -40,6 +41,11 @@ type metadata struct {
 	// The algorithms access tokens are signed with, so a resource server can
 	// set its allowlist; not an RFC 8414 member.
 	AccessTokenAlgs []string `json:"access_token_signing_alg_values_supported"`
+	// private_key_jwt assertion algorithms (RFC 8414 §2).
+	TokenEndpointAuthAlgs         []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	RevocationEndpointAuthAlgs    []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthAlgs []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	DPoPAlgs                      []string `json:"dpop_signing_alg_values_supported"` // RFC 9449 §5.1
 }
 
 func (s *server) buildMetadata() []byte {
@@ -58,7 +64,7 @@ func (s *server) buildMetadata() []byte {
 			idAlgs = append(idAlgs, a)
 		}
 	}
-	auth := []string{"client_secret_basic", "client_secret_post", "none"}
+	auth := []string{"client_secret_basic", "client_secret_post", AuthPrivateKeyJWT, "none"}
 	m := metadata{
 		Issuer:                 s.cfg.Issuer,
 		AuthorizationEndpoint:  base + "/oauth2/authorize",
@@ -81,8 +87,12 @@ func (s *server) buildMetadata() []byte {
 		IssParameterSupported:            true,
 		TokenEndpointAuthMethods:         auth,
 		RevocationEndpointAuthMethods:    auth,
-		IntrospectionEndpointAuthMethods: auth[:2],
+		IntrospectionEndpointAuthMethods: auth[:3],
+		TokenEndpointAuthAlgs:            AssertionAlgs,
+		RevocationEndpointAuthAlgs:       AssertionAlgs,
+		IntrospectionEndpointAuthAlgs:    AssertionAlgs,
 		AccessTokenAlgs:                  algs,
+		DPoPAlgs:                         dpop.DefaultAlgs,
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

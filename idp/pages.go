@@ -143,12 +143,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int,
 // token endpoint's.
 func (s *server) renderFailure(w http.ResponseWriter, r *http.Request, err error) {
 	oe := asOAuthError(err)
-	level := slog.LevelError
-	if oe.Status == http.StatusServiceUnavailable {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(r.Context(), level, "request failed",
-		slog.String("path", r.URL.Path), slog.Int("status", oe.Status), slog.String("error", errString(oe)))
+	s.logFailure(r.Context(), r, oe.Status, errString(oe))
 	if oe.Status == http.StatusServiceUnavailable {
 		s.renderError(w, r, oe.Status, "Try again shortly", "Rotor cannot complete the sign-in right now.", "Wait a moment, then go back to the application and try again.", oe.RetryAfter)
 		return

@@ -48,6 +48,13 @@ func TestDecideRefresh(t *testing.T) {
 			wantRefusal: errRefreshRevoked,
 		},
 		{
+			name:        "disabled user: refused, and the family revoked",
+			st:          RefreshState{Family: fam, Token: tok, UserDisabled: true},
+			req:         refreshRequest{clientID: "app", now: t0.Add(time.Hour), newHash: newHash},
+			want:        RefreshUpdate{RevokeAt: t0.Add(time.Hour), RevokeReason: "user_disabled"},
+			wantRefusal: errRefreshUserOff,
+		},
+		{
 			name:        "expired family, at the exact expiry",
 			st:          RefreshState{Family: fam, Token: tok},
 			req:         refreshRequest{clientID: "app", now: fam.ExpiresAt, newHash: newHash},

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -39,16 +40,42 @@ func refreshTokenHash(tok string) ([]byte, bool) {
 	return sum[:], true
 }
 
-// newFamily starts a refresh-token family for a fresh grant and returns its
-// first token.
-func (s *server) newFamily(r *http.Request, c Client, sub, scope string, now time.Time) (string, error) {
+// newFamily starts a refresh-token family for a fresh grant, bound to the
+// DPoP key jkt unless it is "", and returns its first token.
+func (s *server) newFamily(r *http.Request, c Client, u User, scope string, now time.Time, jkt string) (string, error) {
 	tok, hash := newRefreshToken()
 	fam := Family{
-		ID: randomID(), ClientID: c.ID, Subject: sub, Scope: scope,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		ID: randomID(), ClientID: c.ID, Subject: u.ID, Scope: scope, CredentialVersion: u.CredentialVersion,
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL), JKT: jkt,
 	}
-	if err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now}); err != nil {
+	err := s.refresh.CreateFamily(r.Context(), fam, RefreshToken{Hash: hash, FamilyID: fam.ID, IssuedAt: now})
+	if errors.Is(err, ErrRevoked) {
+		// The user was disabled or their password changed while this
+		// grant checked the old one.
+		return "", errBadLogin
+	}
+	if err != nil {
 		return "", storeError(err)
 	}
+	s.limitFamilies(r, c.ID, u.ID, now)
 	return tok, nil
+}
+
+// limitFamilies revokes the oldest live families of the user and client
+// beyond Config.MaxFamiliesPerUserClient, after a new one was created. The
+// new family is already stored and its token about to be sent, so a failure
+// here only logs: the next family tries again.
+func (s *server) limitFamilies(r *http.Request, clientID, sub string, now time.Time) {
+	keep := s.cfg.MaxFamiliesPerUserClient
+	if keep < 0 {
+		return
+	}
+	n, err := s.refresh.LimitFamilies(r.Context(), sub, clientID, keep, now)
+	switch {
+	case err != nil:
+		s.log.Warn("capping refresh-token families failed", "client_id", clientID, "error", err.Error())
+	case n > 0:
+		s.log.Info("revoked the oldest refresh-token families beyond the cap",
+			"client_id", clientID, "user_id", sub, "count", n, "cap", keep)
+	}
 }

@@ -166,9 +166,14 @@ func clientCredentials(r *http.Request, f form) (credentials, error) {
 }
 
 // authenticateClient returns the client the request authenticates as. A
-// confidential client must present its secret; a public client only its id,
-// and only where allowPublic. Every failure is the same invalid_client.
+// confidential client must present its secret, or its assertion when it is
+// registered for private_key_jwt (client_assertion.go; a secret then never
+// works, as it has none); a public client only its id, and only where
+// allowPublic. Every failure is the same invalid_client.
 func (s *server) authenticateClient(r *http.Request, f form, allowPublic bool) (Client, error) {
+	if usesAssertion(f) {
+		return s.authenticateAssertion(r, f)
+	}
 	cred, err := clientCredentials(r, f)
 	if err != nil {
 		return Client{}, err

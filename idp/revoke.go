@@ -8,9 +8,11 @@ import (
 
 // handleRevoke is RFC 7009. A refresh token revokes its whole family. Access
 // tokens are self-contained JWTs that live minutes, and resource servers never
-// call back, so revoking one is answered unsupported_token_type (§2.2.1).
-// Unknown tokens, and tokens of another client, get 200 and change nothing
-// (§2.2): the answer never tells a client whether someone else's token exists.
+// call back, so revoking a valid one is answered unsupported_token_type
+// (§2.2.1). Invalid tokens (anything else, whatever its shape, such as
+// "a.b.c" or an expired access token), unknown tokens, and tokens of another
+// client get 200 and change nothing (§2.2): the answer never tells a client
+// whether someone else's token exists.
 func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	clientID, familyID, err := s.revoke(w, r)
 	if err != nil {
@@ -40,6 +42,9 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) (clientID, famil
 		return c.ID, "", errInvalidRequest("token is required")
 	}
 	if looksLikeJWT(tok) {
+		if resp := s.introspectAccess(tok, s.now()); !resp.Active || resp.ClientID != c.ID {
+			return c.ID, "", nil // invalid, or another client's: nothing to say
+		}
 		return c.ID, "", &oauthError{Code: "unsupported_token_type", Description: "access tokens cannot be revoked; they expire on their own", Status: http.StatusBadRequest}
 	}
 	hash, ok := refreshTokenHash(tok)

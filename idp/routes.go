@@ -35,6 +35,9 @@ func (s *server) routes() http.Handler {
 
 	r.Get("/healthz", s.handleHealthz) // liveness
 	r.Get("/readyz", s.handleReadyz)   // readiness: store reachable, key ring loaded
+
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(notAllowed(r))
 	return r
 }
 

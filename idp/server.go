@@ -6,11 +6,12 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
-
 	"github.com/rotor-idp/rotor/internal/audit"
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -23,6 +24,11 @@ type Config struct {
 	RefreshTokenTTL      time.Duration // absolute lifetime of a refresh-token family (default 30 days)
 	RefreshReuseInterval time.Duration // a spent refresh token may be retried this long (default 0: never)
 	JWKSMaxAge           time.Duration // Cache-Control max-age of the JWKS (default 5m)
+	// MaxFamiliesPerUserClient caps the live refresh-token families of one
+	// user and client: each new family revokes the oldest beyond it, so a
+	// client that logs in again and again without ever refreshing cannot
+	// grow the store without bound (default 100; negative: no cap).
+	MaxFamiliesPerUserClient int
 
 	Argon2          argon2id.Params // password hashing (default DefaultArgon2)
 	Argon2Limits    Argon2Limits    // stored hashes outside are refused (defaults from Argon2)
@@ -54,6 +60,11 @@ type Config struct {
 	// fine for a single replica.
 	FormKeys [][]byte
 
+	// DPoPNonce makes every DPoP proof at the token endpoint carry a nonce
+	// Rotor issued (RFC 9449 §8), which bounds how far ahead a stolen
+	// signing oracle can make proofs. Nonces need no state: they are
+	// derived from FormKeys.
+	DPoPNonce bool
 	// Metrics, if set, records the server's Prometheus metrics; Audit, if
 	// set, hears every security-relevant act (sign-ins, tokens issued,
 	// refresh reuse, revocations). Nil records nothing.
@@ -73,6 +84,8 @@ const (
 	DefaultClientCacheTTL  = 2 * time.Second
 	DefaultSessionIdleTTL  = 8 * time.Hour
 	DefaultSessionTTL      = 7 * 24 * time.Hour
+
+	DefaultMaxFamiliesPerUserClient = 100
 )
 
 func (c Config) withDefaults() Config {
@@ -87,6 +100,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RefreshTokenTTL <= 0 {
 		c.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if c.MaxFamiliesPerUserClient == 0 {
+		c.MaxFamiliesPerUserClient = DefaultMaxFamiliesPerUserClient
 	}
 	if c.JWKSMaxAge <= 0 {
 		c.JWKSMaxAge = DefaultJWKSMaxAge
@@ -145,6 +161,7 @@ type Deps struct {
 	Sessions SessionStore
 	Codes    CodeStore
 	Consents ConsentStore
+	Replay   ReplayStore
 	Pinger   Pinger
 	Keys     KeySource
 }
@@ -158,6 +175,7 @@ type server struct {
 	sessions SessionStore
 	codes    CodeStore
 	consents ConsentStore
+	replay   ReplayStore
 	pinger   Pinger
 	keys     KeySource
 	hasher   *hasher
@@ -168,10 +186,18 @@ type server struct {
 	cookies  cookieNames
 	forms    formKeys
 	signing  *signQueue
-	metrics  *Metrics      // nil records nothing
-	audit    *audit.Logger // nil records nothing
+	dpop     *dpop.Checker
+	nonces   nonceKeys
+	tokenURL string
+	// userInfoURL is the htu of DPoP proofs at the UserInfo endpoint.
+	userInfoURL string
+	metrics     *Metrics      // nil records nothing
+	audit       *audit.Logger // nil records nothing
 
 	clientCache *clientCache
+	clientKeys  clientKeySets
+
+	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
 
 // NewServer returns Rotor's HTTP handler (see routes.go for the surface).
@@ -183,7 +209,7 @@ func NewServer(cfg Config, deps Deps) http.Handler {
 func newServer(cfg Config, deps Deps) *server {
 	cfg = cfg.withDefaults()
 	if deps.Users == nil || deps.Clients == nil || deps.Refresh == nil || deps.Sessions == nil ||
-		deps.Codes == nil || deps.Consents == nil || deps.Pinger == nil || deps.Keys == nil {
+		deps.Codes == nil || deps.Consents == nil || deps.Replay == nil || deps.Pinger == nil || deps.Keys == nil {
 		panic("idp.NewServer: every dependency is required")
 	}
 	if err := CheckArgon2Settings(cfg.Argon2, cfg.Argon2Limits); err != nil {
@@ -203,11 +229,14 @@ func newServer(cfg Config, deps Deps) *server {
 		sessions: deps.Sessions,
 		codes:    deps.Codes,
 		consents: deps.Consents,
+		replay:   deps.Replay,
 		pinger:   deps.Pinger,
 		keys:     deps.Keys,
 		hasher:   newHasher(cfg.Argon2, cfg.Argon2Limits, cfg.HashConcurrency, cfg.HashWait),
 		throttle: newThrottle(cfg.Throttle),
-		proxies:  proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
+
+		unavailableLog: logLimiter{every: unavailableLogEvery},
+		proxies:        proxies{trusted: cfg.TrustedProxies, header: cfg.ForwardedHeader},
 
 		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
@@ -218,6 +247,10 @@ func newServer(cfg Config, deps Deps) *server {
 	s.pages = newPages(cfg.Issuer)
 	s.cookies = newCookieNames(cfg.Issuer)
 	s.forms = formKeys{keys: cfg.FormKeys}
+	s.dpop = &dpop.Checker{}
+	s.nonces = newNonceKeys(cfg.FormKeys)
+	s.tokenURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token"
+	s.userInfoURL = strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/userinfo"
 	return s
 }
 

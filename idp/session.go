@@ -153,6 +153,7 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, u User, no
 		ID: randomID(), Hash: hash, UserID: u.ID, AuthTime: now, AMR: []string{"pwd"},
 		CreatedAt: now, LastSeenAt: now,
 		IdleExpiresAt: now.Add(s.cfg.SessionIdleTTL), ExpiresAt: now.Add(s.cfg.SessionTTL),
+		CredentialVersion: u.CredentialVersion,
 	}
 	if err := s.sessions.CreateSession(r.Context(), se); err != nil {
 		return nil, err

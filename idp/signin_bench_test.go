@@ -90,6 +90,7 @@ type benchStore interface {
 	idp.SessionStore
 	idp.CodeStore
 	idp.ConsentStore
+	idp.ReplayStore
 	idp.Pinger
 	keys.Store
 }
@@ -128,7 +129,7 @@ func benchServer(b *testing.B, kind string) http.Handler {
 	}
 	const issuer = "http://127.0.0.1:1"
 	h, _ := idp.NewServerForTest(idp.Config{Issuer: issuer, Argon2: fastArgon2, Logger: slog.New(slog.DiscardHandler)}, idp.Deps{
-		Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Pinger: st, Keys: mgr,
+		Users: st, Clients: st, Refresh: st, Sessions: st, Codes: st, Consents: st, Replay: st, Pinger: st, Keys: mgr,
 	})
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, spec := range []idp.ClientSpec{

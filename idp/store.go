@@ -26,6 +26,12 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// CredentialVersion goes up with every password change and every
+	// SetUserDisabled. A session or refresh-token family is created only
+	// for the version its password check read (Session, Family), so a
+	// change that commits during a sign-in still ends what the sign-in
+	// creates.
+	CredentialVersion int64
 
 	// Optional profile, served as OIDC standard claims (OIDC Core §5.1).
 	Email         string // email; "" if none
@@ -50,6 +56,14 @@ type Client struct {
 	RedirectURIs           []string // exact-match redirect URIs (RFC 9700 §4.1.3)
 	PostLogoutRedirectURIs []string // where RP-initiated logout may return to, matched the same way
 	FirstParty             bool     // the user is not asked for consent
+
+	// Introspect: the client may introspect access tokens issued to other
+	// clients (RFC 7662 §2.2); without it, only its own.
+	Introspect bool
+	// No shared secrets (client_keys.go, dpop.go).
+	AuthMethod  string // "" (secret, or none when Public) or AuthPrivateKeyJWT
+	JWKS        string // the client's public keys (a JWKS, JSON) for AuthPrivateKeyJWT
+	RequireDPoP bool   // every token request must carry a DPoP proof (RFC 9449 §5)
 }
 
 // DisplayName is the name the login and consent pages show for the client.
@@ -71,8 +85,17 @@ type Family struct {
 	// Where the family came from, so that ending the browser session or a
 	// replay of the code revokes it (RFC 6749 §4.1.2). Both are empty for
 	// grants without a browser (password).
-	SessionID    string // ID of the browser session the user signed in with
-	CodeHash     []byte // hash of the authorization code it was issued for
+	SessionID string // ID of the browser session the user signed in with
+	CodeHash  []byte // hash of the authorization code it was issued for
+	// CredentialVersion is the User.CredentialVersion the grant's password
+	// check read. It is checked when the family is created, not stored:
+	// a family not from a code is refused while its Subject names a user
+	// who is disabled or whose version differs.
+	CredentialVersion int64
+	// JKT is the RFC 7638 thumbprint of the DPoP key a public client's
+	// family is bound to (RFC 9449 §5): a refresh must prove possession of
+	// it. "" for an unbound family.
+	JKT          string
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // absolute; rotation never extends it
 	RevokedAt    time.Time // zero while live
@@ -94,6 +117,9 @@ type RefreshState struct {
 	Family    Family
 	Token     RefreshToken
 	Successor *RefreshToken // the token whose Parent is Token.Hash; nil if none
+	// UserDisabled is true if the family's Subject names a user who is
+	// disabled now, read in the same transaction.
+	UserDisabled bool
 }
 
 // RefreshUpdate is what the refresh rules decide; UseRefresh applies it in the
@@ -121,13 +147,15 @@ type UserStore interface {
 	// fields both land) and returns the user as stored. It revokes nothing.
 	// ErrNotFound if no user is named name.
 	UpdateProfile(ctx context.Context, name string, p ProfileUpdate, at time.Time) (User, error)
-	// SetUserDisabled sets the user's Disabled flag. Disabling also, in the
+	// SetUserDisabled sets the user's Disabled flag and increments its
+	// CredentialVersion. Disabling also, in the
 	// same transaction, revokes every refresh-token family of the user, ends
 	// every browser session of the user and revokes the user's authorization
 	// codes (see SessionStore.EndUserSessions). ErrNotFound if no user is
 	// named name.
 	SetUserDisabled(ctx context.Context, name string, disabled bool, at time.Time) error
-	// SetPassword replaces the user's password hash and, in one transaction,
+	// SetPassword replaces the user's password hash, increments its
+	// CredentialVersion and, in one transaction,
 	// revokes every refresh-token family of the user, ends every browser
 	// session of the user and revokes the user's authorization codes.
 	// ErrNotFound if no user is named name.
@@ -147,6 +175,9 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (Client, error)
 	// Clients returns every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
+	// SetClientKeys replaces the JWKS of a private_key_jwt client (a key
+	// rotation); ErrNotFound if no such client uses private_key_jwt.
+	SetClientKeys(ctx context.Context, id, jwks string) error
 	// DeleteClient deletes the client and, in one transaction, every
 	// refresh-token family issued to it, its authorization codes and the
 	// consents given to it; ErrNotFound if none.
@@ -159,6 +190,13 @@ type RefreshStore interface {
 	// CreateFamily stores a new family and its first token in one transaction.
 	// ErrConflict if the family ID or the token hash exists; ErrNotFound if
 	// the client does not exist.
+	//
+	// A family not from a code is refused with ErrRevoked if f.Subject
+	// names a user who is disabled or whose CredentialVersion is not
+	// f.CredentialVersion (the password changed since the grant checked
+	// it). The check holds a lock that SetUserDisabled and SetPassword
+	// also take, so a change racing the grant either refuses the family
+	// or revokes it. A subject that names no user is not checked.
 	//
 	// A family from an authorization code (f.CodeHash set) is created only
 	// if that code was redeemed by f.ClientID and has not been revoked since.
@@ -192,8 +230,19 @@ type RefreshStore interface {
 	// none.
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error
 
+	// LimitFamilies revokes, for reason ReasonFamilyLimit at time at, every
+	// live family (not revoked, not expired at at) of subject and clientID
+	// but the newest keep (by CreatedAt), and returns how many it revoked.
+	// Concurrent calls never revoke more than that: whatever their order,
+	// once all have returned the newest keep live families are still live.
+	LimitFamilies(ctx context.Context, subject, clientID string, keep int, at time.Time) (int, error)
+
 	// PurgeRefresh deletes every family (with its tokens) that expired before
-	// cutoff and returns how many it deleted.
+	// cutoff and returns how many it deleted. It deletes in short
+	// transactions, so that a large backlog never holds locks for long; if
+	// it fails part way, what it deleted stays deleted and the count says
+	// how much. A store shared by several processes lets one purge at a
+	// time: the others return 0 at once.
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 }
 

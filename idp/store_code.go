@@ -30,6 +30,9 @@ const (
 	ReasonCodeReuse      = "code_reuse"
 	ReasonConsentRevoked = "consent_revoked"
 	ReasonLogout         = "logout" // for EndSession
+	// ReasonFamilyLimit: the user and client had more live refresh-token
+	// families than Config.MaxFamiliesPerUserClient; the oldest went.
+	ReasonFamilyLimit = "family_limit"
 )
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2): 256 random bits sent
@@ -122,7 +125,8 @@ type CodeStore interface {
 	// PurgeCodes deletes every code that expired before cutoff, redeemed or
 	// not, and returns how many. A replay of a purged code is ErrNotFound
 	// and revokes nothing, so callers keep codes for a while after they
-	// expire (see CodeRetention).
+	// expire (see CodeRetention). It deletes in short transactions, one
+	// process at a time, as PurgeRefresh does.
 	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
 }
 

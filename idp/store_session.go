@@ -23,6 +23,9 @@ type Session struct {
 	LastSeenAt    time.Time // last TouchSession
 	IdleExpiresAt time.Time // moved on by TouchSession, never past ExpiresAt
 	ExpiresAt     time.Time // absolute: nothing extends it
+	// CredentialVersion is the User.CredentialVersion the password check
+	// read; checked by CreateSession, not stored.
+	CredentialVersion int64
 }
 
 // Live reports whether the session may be used at now: both of its expiry
@@ -39,7 +42,8 @@ func (s Session) Live(now time.Time) bool {
 type SessionStore interface {
 	// CreateSession stores s. IdleExpiresAt must not be after ExpiresAt.
 	// ErrConflict if its ID or Hash is taken; ErrNotFound if s.UserID names
-	// no user or a disabled one. It is serialised with disabling the user
+	// no user, a disabled one, or one whose CredentialVersion is not
+	// s.CredentialVersion (the password changed during the sign-in). It is serialised with disabling the user
 	// and changing the password, so their cleanup never misses a session
 	// created at the same moment.
 	CreateSession(ctx context.Context, s Session) error
@@ -76,6 +80,7 @@ type SessionStore interface {
 	// PurgeSessions deletes every session that expired before cutoff (its
 	// IdleExpiresAt, which is never after ExpiresAt, is before cutoff) and
 	// returns how many. It revokes nothing: a session that expired on its own
-	// leaves its refresh-token families alone.
+	// leaves its refresh-token families alone. It deletes in short
+	// transactions, one process at a time, as PurgeRefresh does.
 	PurgeSessions(ctx context.Context, cutoff time.Time) (int, error)
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/keys"
 )
 
@@ -36,6 +37,11 @@ type tokenResponse struct {
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
 func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.DPoPNonce {
+		// A fresh nonce on every answer, so a client never needs a failed
+		// request to learn it (RFC 9449 §8.2).
+		w.Header().Set(dpop.NonceName, s.nonces.current(s.now()))
+	}
 	resp, grant, err := s.token(w, r)
 	if err != nil {
 		s.metrics.tokenError(asOAuthError(err).Code)
@@ -99,15 +105,19 @@ func (s *server) grant(r *http.Request, f form, grant string) (*tokenResponse, e
 		}
 		return nil, errUnauthorizedClient("the client may not use this grant type")
 	}
+	jkt, err := s.tokenProof(r, c)
+	if err != nil {
+		return nil, err
+	}
 	switch grant {
 	case GrantClientCredentials:
-		return s.grantClientCredentials(r, f, c)
+		return s.grantClientCredentials(r, f, c, jkt)
 	case GrantPassword:
-		return s.grantPassword(r, f, c)
+		return s.grantPassword(r, f, c, jkt)
 	case GrantRefreshToken:
-		return s.grantRefreshToken(r, f, c)
+		return s.grantRefreshToken(r, f, c, jkt)
 	case GrantAuthorizationCode:
-		return s.grantAuthorizationCode(r, f, c)
+		return s.grantAuthorizationCode(r, f, c, jkt)
 	}
 	// A stored client may list a grant this version no longer implements.
 	return nil, errUnsupportedGrantType()

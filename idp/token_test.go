@@ -119,7 +119,7 @@ func TestPasswordGrantWithoutRefreshGrantGivesNoRefreshToken(t *testing.T) {
 
 func TestPublicClient(t *testing.T) {
 	e := newEnv(t)
-	e.client(idp.ClientSpec{ID: "spa", Public: true, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+	e.client(idp.ClientSpec{ID: "spa", Public: true, AllowPublicPassword: true, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
 	e.user("bob", "a long enough password")
 	r := e.login("spa", "", "bob", "a long enough password")
 	if r.status != http.StatusOK {

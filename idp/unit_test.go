@@ -184,6 +184,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		"two audiences, auth_time":   {Issuer: "http://127.0.0.1:8080", Subject: "u<1>", Audience: audience{"a", "b&c"}, Expiry: 2, IssuedAt: 1, AuthTime: 1, JTI: "j", ClientID: "web", Scope: "x"},
 		"no scope, odd characters":   {Issuer: "i\"ss", Subject: "s\\ub", Audience: audience{"é\u2028"}, Expiry: -1, IssuedAt: 0, JTI: "", ClientID: "c\x01"},
 		"nil audience":               {Issuer: "i", Subject: "s", JTI: "j", ClientID: "c"},
+		"DPoP-bound":                 {Issuer: "i", Subject: "s", Audience: audience{"a"}, JTI: "j", ClientID: "c", Scope: "x", Cnf: &cnf{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}},
 	}
 	for name, c := range claims {
 		t.Run("claims/"+name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/rotor-idp/rotor/internal/dpop"
 )
 
 // userInfo is the UserInfo response (OpenID Connect Core §5.3.2): sub
@@ -25,6 +27,7 @@ type bearerError struct {
 	status int
 	code   string // "" for a request without a token (§3.1: no error code)
 	desc   string
+	dpop   bool // challenge with the DPoP scheme (RFC 9449 §7.1)
 }
 
 func (e *bearerError) Error() string { return e.code + ": " + e.desc }
@@ -47,7 +50,7 @@ func (s *server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) userInfo(w http.ResponseWriter, r *http.Request) (*userInfo, *bearerError, error) {
-	tok, berr := s.bearerToken(w, r)
+	tok, dpopScheme, berr := s.bearerToken(w, r)
 	if berr != nil {
 		return nil, berr, nil
 	}
@@ -62,6 +65,9 @@ func (s *server) userInfo(w http.ResponseWriter, r *http.Request) (*userInfo, *b
 	}
 	if now.Unix() >= cl.Expiry {
 		return nil, invalidToken("the access token has expired"), nil
+	}
+	if berr, err := s.userInfoProof(r, tok, dpopScheme, cl.Cnf); berr != nil || err != nil {
+		return nil, berr, err
 	}
 	scope := strings.Fields(cl.Scope)
 	if !slices.Contains(scope, ScopeOpenID) {
@@ -89,46 +95,82 @@ func invalidToken(desc string) *bearerError {
 	return &bearerError{status: http.StatusUnauthorized, code: "invalid_token", desc: desc}
 }
 
-// bearerToken reads the access token from the Authorization header or, for
-// a POST, the access_token form field (RFC 6750 §2.1, §2.2); a token in both
-// places, or in a malformed header, is invalid_request (§3.1).
-func (s *server) bearerToken(w http.ResponseWriter, r *http.Request) (string, *bearerError) {
+// bearerToken reads the access token from the Authorization header (Bearer
+// or DPoP scheme, RFC 9449 §7.1) or, for a POST, the access_token form field
+// (RFC 6750 §2.1, §2.2); a token in both places, or in a malformed header,
+// is invalid_request (§3.1). It reports whether the DPoP scheme was used.
+func (s *server) bearerToken(w http.ResponseWriter, r *http.Request) (string, bool, *bearerError) {
 	badRequest := func(desc string) *bearerError {
 		return &bearerError{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
 	}
 	var fromHeader, fromBody string
+	var dpopScheme bool
 	switch auth := r.Header.Values("Authorization"); {
 	case len(auth) > 1:
-		return "", badRequest("more than one Authorization header")
+		return "", false, badRequest("more than one Authorization header")
 	case len(auth) == 1:
 		scheme, tok, ok := strings.Cut(auth[0], " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			return "", badRequest("the Authorization header is not a Bearer token")
+		dpopScheme = strings.EqualFold(scheme, dpop.TokenType)
+		if !ok || !strings.EqualFold(scheme, "Bearer") && !dpopScheme || strings.TrimSpace(tok) == "" {
+			return "", false, badRequest("the Authorization header is not a Bearer or DPoP token")
 		}
 		fromHeader = strings.TrimSpace(tok)
 	}
 	if r.Method == http.MethodPost && r.ContentLength != 0 {
 		f, err := s.parseForm(w, r)
 		if err != nil {
-			return "", badRequest("the body must be a form")
+			return "", false, badRequest("the body must be a form")
 		}
 		fromBody = f.get("access_token")
 	}
 	switch {
 	case fromHeader != "" && fromBody != "":
-		return "", badRequest("the access token was sent more than once")
+		return "", false, badRequest("the access token was sent more than once")
 	case fromHeader != "":
-		return fromHeader, nil
+		return fromHeader, dpopScheme, nil
 	case fromBody != "":
-		return fromBody, nil
+		return fromBody, false, nil
 	}
-	return "", &bearerError{status: http.StatusUnauthorized}
+	return "", false, &bearerError{status: http.StatusUnauthorized}
+}
+
+// userInfoProof holds a DPoP-bound token to its key (RFC 9449 §7): only the
+// DPoP scheme, with a fresh proof for this request by the key of cnf.jkt;
+// and the DPoP scheme only for a bound token.
+func (s *server) userInfoProof(r *http.Request, tok string, dpopScheme bool, c *cnf) (*bearerError, error) {
+	proofErr := &bearerError{status: http.StatusUnauthorized, code: "invalid_dpop_proof", desc: "the DPoP proof is invalid", dpop: true}
+	switch {
+	case c == nil && !dpopScheme:
+		return nil, nil
+	case c == nil || !dpopScheme:
+		return &bearerError{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token is invalid", dpop: true}, nil
+	}
+	vals := r.Header.Values(dpop.HeaderName)
+	if len(vals) != 1 {
+		return proofErr, nil
+	}
+	now := s.now()
+	p, err := s.dpop.Check(vals[0], dpop.Request{Method: r.Method, URI: s.userInfoURL, AccessToken: tok, Now: now})
+	if err != nil || p.JKT != c.JKT {
+		return proofErr, nil
+	}
+	fresh, err := s.replay.UseOnce(r.Context(), replayKey("dpop", p.JKT, p.JTI), p.Expires, now)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if !fresh {
+		return proofErr, nil
+	}
+	return nil, nil
 }
 
 // writeBearerError writes an RFC 6750 §3 error: the WWW-Authenticate
 // challenge and, with an error code, a JSON body saying the same.
 func writeBearerError(w http.ResponseWriter, e *bearerError) {
 	ch := `Bearer realm="rotor"`
+	if e.dpop {
+		ch = `DPoP algs="` + strings.Join(dpop.DefaultAlgs, " ") + `"`
+	}
 	if e.code != "" {
 		ch += `, error="` + e.code + `", error_description="` + e.desc + `"`
 		if e.code == "insufficient_scope" {

@@ -26,9 +26,6 @@ func Algs() []Alg { return slices.Clone(algs) }
 // Valid reports whether a is an algorithm Rotor signs with.
 func (a Alg) Valid() bool { return slices.Contains(algs, a) }
 
-// valid is Valid under the name older code in this package uses.
-func (a Alg) valid() bool { return a.Valid() }
-
 // ParseAlg parses an algorithm name as it appears in configuration and in a
 // JWS "alg" header (RFC 7515 §4.1.1: case-sensitive).
 func ParseAlg(s string) (Alg, error) {

@@ -51,15 +51,16 @@ type kek struct {
 //
 // Each key is 32 random bytes (AES-256) in standard or URL-safe base64, with
 // or without padding; ids are made of [A-Za-z0-9_-] and must be unique. The
-// first key is the primary. Errors name the entry or the id but never echo a
-// key, since a mistyped separator could otherwise put one in a log.
+// first key is the primary. Errors name the entry by its position and never
+// echo any of the input, not even an id: an entry written backwards
+// (key:id) would otherwise put the key in a log as the "id".
 func ParseKEKs(s string) (*KEKSet, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, errors.New("keys: no key-encryption keys configured (want id:base64key[,id2:base64key…]; `rotor keys new-kek` makes one)")
 	}
 	set := &KEKSet{}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, entry := range strings.Split(s, ",") {
 		entry = strings.TrimSpace(entry)
 		id, b64, ok := strings.Cut(entry, ":")
@@ -70,13 +71,13 @@ func ParseKEKs(s string) (*KEKSet, error) {
 		if !validKEKID(id) {
 			return nil, fmt.Errorf("keys: key-encryption key entry %d: id must be 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'", i+1)
 		}
-		if seen[id] {
-			return nil, fmt.Errorf("keys: key-encryption key id %q appears twice", id)
+		if j, dup := seen[id]; dup {
+			return nil, fmt.Errorf("keys: key-encryption key entry %d has the id of entry %d", i+1, j)
 		}
-		seen[id] = true
+		seen[id] = i + 1
 		raw, err := decodeKEK(strings.TrimSpace(b64))
 		if err != nil {
-			return nil, fmt.Errorf("keys: key-encryption key %q: %w", id, err)
+			return nil, fmt.Errorf("keys: key-encryption key entry %d: %w (is it written id:key, id first?)", i+1, err)
 		}
 		k, err := newKEK(id, raw)
 		clear(raw)

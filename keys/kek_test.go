@@ -22,6 +22,9 @@ func kekBytes(t *testing.T, entry string) []byte {
 }
 
 func TestParseKEKs(t *testing.T) {
+	// A key as `rotor keys new-kek` writes it: base64url, which is also
+	// a valid id.
+	urlKey := base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 	tests := []struct {
 		name    string
 		in      string
@@ -36,9 +39,14 @@ func TestParseKEKs(t *testing.T) {
 		{name: "no separator", in: strings.TrimPrefix(testKEK1, "k1:"), wantErr: "entry 1 is not of the form id:base64key"},
 		{name: "empty id", in: ":" + strings.TrimPrefix(testKEK1, "k1:"), wantErr: "entry 1: id must be"},
 		{name: "bad id", in: "k 1:" + strings.TrimPrefix(testKEK1, "k1:"), wantErr: "entry 1: id must be"},
-		{name: "duplicate id", in: testKEK1 + "," + testKEK3, wantErr: `id "k1" appears twice`},
-		{name: "short key", in: "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 16)), wantErr: `"k1": key is 16 bytes, want 32`},
-		{name: "not base64", in: "k1:not*base64!", wantErr: `"k1": key is not valid base64`},
+		{name: "duplicate id", in: testKEK1 + "," + testKEK3, wantErr: "entry 2 has the id of entry 1"},
+		{name: "short key", in: "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 16)), wantErr: "entry 1: key is 16 bytes, want 32"},
+		{name: "not base64", in: "k1:not*base64!", wantErr: "entry 1: key is not valid base64"},
+		// The key is a valid id (base64url), and "k1" no key: the error
+		// must not call the key an id and print it.
+		{name: "written backwards", in: urlKey + ":k1", wantErr: "entry 1: key is"},
+		{name: "written backwards, twice", in: urlKey + ":k1," + urlKey + ":k1", wantErr: "entry 1: key is"},
+		{name: "backwards, second entry", in: testKEK2 + "," + urlKey + ":kek-2", wantErr: "entry 2: key is not valid base64"},
 		{name: "empty entry", in: testKEK1 + ",", wantErr: "entry 2 is not of the form"},
 	}
 	for _, tt := range tests {

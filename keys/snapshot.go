@@ -97,7 +97,7 @@ func buildSnapshot(records []Record, keks *KEKSet, opt SnapshotOptions, prev *Sn
 		default:
 			continue // revoked, or a state this version does not know
 		}
-		if !r.Alg.valid() {
+		if !r.Alg.Valid() {
 			continue // a lane a newer version added; not ours to publish
 		}
 		pubs = append(pubs, r)

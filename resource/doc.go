@@ -18,6 +18,15 @@
 // causes at most one fetch per Config.UnknownKeyFloor, shared by all
 // concurrent requests.
 //
+// MaxStale (default one hour, four refresh periods at the default
+// MaxRefresh) is a trade-off. While Rotor's JWKS cannot be reached, the last
+// good set keeps a resource server answering for that long; it also keeps
+// trusting, for that long, a key Rotor has revoked after a compromise, since
+// revocation is the key's removal from the JWKS. A longer MaxStale rides out
+// longer outages of the issuer and widens that window; a shorter one fails
+// closed sooner. Claims: typ at+jwt, exact iss, aud containing the
+// server's, and exp, iat, sub, client_id and jti present (RFC 9068 §2.2).
+//
 // [Verifier.Authenticate] and [RequireScope] are plain func(http.Handler)
 // http.Handler middleware answering with RFC 6750 §3 challenges; handlers read
 // the claims with [ClaimsFrom].

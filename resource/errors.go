@@ -14,8 +14,9 @@ var (
 	// ErrNoToken means the request carried no access token: the middleware
 	// answers 401 with a bare Bearer challenge (RFC 6750 §3.1).
 	ErrNoToken = errors.New("resource: no access token")
-	// ErrInvalidRequest means the Authorization header is malformed: the
-	// middleware answers 400 invalid_request (RFC 6750 §3.1).
+	// ErrInvalidRequest means the Authorization header is malformed, or a
+	// token came in the query as well: the middleware answers 400
+	// invalid_request (RFC 6750 §3.1).
 	ErrInvalidRequest = errors.New("resource: malformed authorization header")
 	// ErrInvalidToken means the token is malformed, forged, expired, for
 	// another issuer or audience, or signed by a key Rotor does not publish:
@@ -71,6 +72,11 @@ var (
 	errIatFuture      = invalid(detail("iat in the future"))
 	errNotYetValid    = invalid(detail("nbf in the future"))
 	errNoSub          = invalid(detail("sub missing"))
+	errNoClientID     = invalid(detail("client_id missing"))
+	errNoJTI          = invalid(detail("jti missing"))
+	errCnf            = invalid(detail("unsupported cnf confirmation"))
+
+	errTwoMethods = &detailError{ErrInvalidRequest, detail("access token in both the Authorization header and the query")}
 
 	errNoKeySet    = &detailError{ErrKeysUnavailable, detail("no key set fetched yet")}
 	errStaleKeySet = &detailError{ErrKeysUnavailable, detail("key set older than MaxStale")}

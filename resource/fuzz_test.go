@@ -114,22 +114,24 @@ func FuzzParseKeySet(f *testing.F) {
 	})
 }
 
-// FuzzBearerToken: header parsing never panics and yields only b64tokens.
-func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer", "Bearer ", "Basic x", "Bearer a b", "Bearer ab==", "Bearer =", ""} {
+// FuzzAuthorization: header parsing never panics and yields only b64tokens
+// with the Bearer or DPoP scheme.
+func FuzzAuthorization(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer", "Bearer ", "Basic x", "Bearer a b", "Bearer ab==", "Bearer =", "",
+		"DPoP a.b.c", "dpop abc", "DPoP", "DPoPx abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		h := http.Header{}
 		h.Set("Authorization", value)
-		token, err := bearerToken(h)
+		scheme, token, err := authorization(h)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidRequest) {
 				t.Fatalf("error %v", err)
 			}
 			return
 		}
-		if token == "" || strings.ContainsAny(token, " \t,\"") || !strings.HasSuffix(value, token) {
+		if (scheme != "Bearer" && scheme != "DPoP") || token == "" || strings.ContainsAny(token, " \t,\"") || !strings.HasSuffix(value, token) {
 			t.Fatalf("token %q from %q", token, value)
 		}
 	})

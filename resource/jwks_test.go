@@ -58,7 +58,13 @@ func TestJWKSFaultsWhileWarm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			iss.SetJWKSHandler(nil)
-			v := newVerifier(t, iss, func(c *Config) { c.HTTPTimeout = 300 * time.Millisecond })
+			// Only the timeout case needs a short timeout; the others must
+			// not hit it on a loaded machine (the 1 MiB body takes a while).
+			timeout := 30 * time.Second
+			if tt.want == "timeout" {
+				timeout = 300 * time.Millisecond
+			}
+			v := newVerifier(t, iss, func(c *Config) { c.HTTPTimeout = timeout })
 			// The warm fetch stored an ETag; drop it so the fault handler
 			// is asked for the whole set.
 			v.etag = ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -20,27 +21,26 @@ func ClaimsFrom(ctx context.Context) (Claims, bool) {
 }
 
 // Authenticate is net/http middleware (usable with chi's Use) that requires a
-// valid Rotor access token in the Authorization header (RFC 6750 §2.1) and
+// valid Rotor access token in the Authorization header (RFC 6750 §2.1; a
+// DPoP-bound token with the DPoP scheme and proof, see VerifyRequest) and
 // puts its claims in the request context for ClaimsFrom. Tokens in the query
 // string or a form body are not accepted (RFC 6750 §2.2, §2.3; RFC 9700
-// §2.5).
+// §2.5); a request with a token in both the header and an access_token query
+// parameter gets 400 invalid_request (one method per request, RFC 6750 §2).
+// A form body is not read.
 //
 // Failures are answered per RFC 6750 §3: no Authorization header gets 401
 // with a bare Bearer challenge; a malformed header (another scheme, no token,
-// two tokens, several Authorization headers) gets 400 invalid_request; a bad
+// two tokens, several Authorization headers) or a second token in the query
+// gets 400 invalid_request; a bad
 // token gets 401 invalid_token; when no usable key set is at hand the answer
 // is 503, since the token may well be good. Bodies are {"error":"..."} or
 // empty and never carry details.
 func (v *Verifier) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := bearerToken(r.Header)
+		c, err := v.VerifyRequest(r)
 		if err != nil {
-			writeError(w, err, "")
-			return
-		}
-		c, err := v.Verify(r.Context(), token)
-		if err != nil {
-			writeError(w, err, "")
+			v.writeAuthError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, &c)))
@@ -78,27 +78,14 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	}
 }
 
-// bearerToken extracts the token from the one Authorization header:
-// credentials = "Bearer" 1*SP b64token (RFC 6750 §2.1), the scheme matched
-// case-insensitively (RFC 9110 §11.1).
-func bearerToken(h http.Header) (string, error) {
-	vals := h.Values("Authorization")
-	switch len(vals) {
-	case 0:
-		return "", ErrNoToken
-	case 1:
-	default:
-		return "", ErrInvalidRequest
+// tokenInQuery reports whether the query string has an access_token
+// parameter (RFC 6750 §2.3), cheaply when it has none.
+func tokenInQuery(raw string) bool {
+	if !strings.Contains(raw, "access_token") {
+		return false
 	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", ErrInvalidRequest
-	}
-	token := strings.TrimLeft(rest, " ")
-	if !isB64Token(token) {
-		return "", ErrInvalidRequest
-	}
-	return token, nil
+	q, _ := url.ParseQuery(raw) // what parses, even if some pair does not
+	return q.Has("access_token")
 }
 
 // isB64Token reports whether s matches RFC 6750 §2.1
@@ -154,6 +141,9 @@ func writeError(w http.ResponseWriter, err error, scope string) {
 		h.Set("WWW-Authenticate", "Bearer")
 		w.WriteHeader(http.StatusUnauthorized)
 		return
+	case errors.Is(err, errTwoMethods.reason):
+		status, code = http.StatusBadRequest, "invalid_request"
+		challenge = `Bearer error="invalid_request", error_description="access token in both the Authorization header and the query"`
 	case errors.Is(err, ErrInvalidRequest):
 		status, code = http.StatusBadRequest, "invalid_request"
 		challenge = `Bearer error="invalid_request", error_description="malformed Authorization header"`

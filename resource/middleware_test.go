@@ -38,6 +38,7 @@ func TestMiddleware(t *testing.T) {
 	const (
 		invalidToken   = `Bearer error="invalid_token", error_description="the access token is invalid"`
 		invalidRequest = `Bearer error="invalid_request", error_description="malformed Authorization header"`
+		twoMethods     = `Bearer error="invalid_request", error_description="access token in both the Authorization header and the query"`
 	)
 	tests := []struct {
 		name    string
@@ -49,6 +50,10 @@ func TestMiddleware(t *testing.T) {
 	}{
 		{"no token", v, nil, "/", nil, response{401, "Bearer", ""}},
 		{"token in query only", v, nil, "/?access_token=" + good, nil, response{401, "Bearer", ""}},
+		{"token in header and query", v, nil, "/?access_token=" + good, []string{"Bearer " + good}, response{400, twoMethods, `{"error":"invalid_request"}`}},
+		{"token in header and query, among others", v, nil, "/?a=1&access_token=x&b", []string{"Bearer " + good}, response{400, twoMethods, `{"error":"invalid_request"}`}},
+		{"empty access_token in the query", v, nil, "/?access_token=", []string{"Bearer " + good}, response{400, twoMethods, `{"error":"invalid_request"}`}},
+		{"a look-alike parameter", v, nil, "/?access_token_hint=1&x=access_token", []string{"Bearer " + good}, response{200, "", "hello user-1"}},
 		{"valid", v, nil, "/", []string{"Bearer " + good}, response{200, "", "hello user-1"}},
 		{"scheme lower case", v, nil, "/", []string{"bearer " + good}, response{200, "", "hello user-1"}},
 		{"scheme upper case, two spaces", v, nil, "/", []string{"BEARER  " + good}, response{200, "", "hello user-1"}},

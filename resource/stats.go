@@ -3,6 +3,7 @@ package resource
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // counters are a Verifier's event counts, read by Stats. All are atomics:
@@ -42,6 +43,9 @@ var rejectionReasons = [...]struct {
 	{"iat_future", errIatFuture},
 	{"not_yet_valid", errNotYetValid},
 	{"sub_missing", errNoSub},
+	{"client_id_missing", errNoClientID},
+	{"jti_missing", errNoJTI},
+	{"cnf", errCnf},
 	{"keys_unavailable", ErrKeysUnavailable},
 	{"other", nil},
 }
@@ -78,4 +82,61 @@ func (v *Verifier) rejections() map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// Stats is a point-in-time view of a Verifier, for metrics and health checks.
+type Stats struct {
+	// Keys is the number of usable keys in the current key set.
+	Keys int
+	// LastRefresh is when the key set was last fetched or confirmed by a
+	// 304; zero before the first success.
+	LastRefresh time.Time
+	// KeySetAge is the time since LastRefresh; zero before the first
+	// success. Verify fails closed once it exceeds Config.MaxStale.
+	KeySetAge time.Duration
+	// ConsecutiveFailures counts failed fetches since the last success.
+	ConsecutiveFailures int
+	// LastError is the category of the latest fetch's failure, empty if it
+	// succeeded: discovery, issuer_mismatch, network, timeout, status,
+	// redirect, too_large, malformed or no_usable_keys.
+	LastError string
+	// Fetches counts HTTP requests for the JWKS.
+	Fetches uint64
+	// CacheHits and CacheMisses count verified-token cache lookups;
+	// CacheEntries is its current size.
+	CacheHits, CacheMisses uint64
+	CacheEntries           int
+	// FetchFailures counts failed fetches of the key set (all time).
+	FetchFailures uint64
+	// UnknownKIDs counts tokens whose kid was not in a usable key set.
+	UnknownKIDs uint64
+	// RefetchesSuppressed counts on-demand fetches (an unknown kid, no key
+	// set) refused because one ran less than Config.UnknownKeyFloor ago.
+	RefetchesSuppressed uint64
+	// Rejections counts the tokens Verify refused, by a short fixed reason
+	// (expired, signature, unknown_kid, audience, keys_unavailable, …);
+	// reasons never seen are absent.
+	Rejections map[string]uint64
+}
+
+// Stats returns current statistics.
+func (v *Verifier) Stats() Stats {
+	var s Stats
+	if snap := v.snap.Load(); snap != nil {
+		s.Keys = len(snap.keys)
+		s.LastRefresh = snap.fetched
+		s.KeySetAge = v.now().Sub(snap.fetched)
+	}
+	v.smu.Lock()
+	s.ConsecutiveFailures, s.LastError = v.failures, v.lastErr
+	v.smu.Unlock()
+	s.Fetches = v.fetches.Load()
+	s.FetchFailures = v.counters.fetchFailures.Load()
+	s.UnknownKIDs = v.counters.kidMisses.Load()
+	s.RefetchesSuppressed = v.counters.suppressed.Load()
+	s.Rejections = v.rejections()
+	if v.cache != nil {
+		s.CacheHits, s.CacheMisses, s.CacheEntries = v.cache.counts()
+	}
+	return s
 }

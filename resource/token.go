@@ -28,6 +28,10 @@ type Claims struct {
 	ExpiresAt time.Time // exp
 	IssuedAt  time.Time // iat
 	NotBefore time.Time // nbf; zero when absent
+	// JKT is cnf.jkt: the thumbprint of the DPoP key the token is bound to
+	// (RFC 9449 §6.1); "" for a bearer token. Authenticate and
+	// VerifyRequest require a proof by that key for a bound token.
+	JKT string
 
 	audience []string
 	scopes   []string
@@ -78,6 +82,18 @@ func (v *Verifier) checkClaims(t jws.Token, now time.Time) (Claims, error) {
 	if rc.Subject == "" {
 		return Claims{}, errNoSub
 	}
+	// RFC 9068 §2.2 makes both required, and Rotor always sets them.
+	if rc.ClientID == "" {
+		return Claims{}, errNoClientID
+	}
+	if rc.JWTID == "" {
+		return Claims{}, errNoJTI
+	}
+	if rc.CnfOther {
+		// A confirmation this library cannot check (mTLS, a raw jwk):
+		// treating the token as bearer would defeat it.
+		return Claims{}, errCnf
+	}
 	c := Claims{
 		Issuer:    rc.Issuer,
 		Subject:   rc.Subject,
@@ -85,6 +101,7 @@ func (v *Verifier) checkClaims(t jws.Token, now time.Time) (Claims, error) {
 		JWTID:     rc.JWTID,
 		ExpiresAt: rc.ExpiresAt.Time,
 		IssuedAt:  rc.IssuedAt.Time,
+		JKT:       rc.CnfJKT,
 		audience:  rc.Audience,
 		raw:       t.Payload,
 	}

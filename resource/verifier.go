@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rotor-idp/rotor/internal/dpop"
 	"github.com/rotor-idp/rotor/internal/jws"
 )
 
@@ -54,7 +55,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// MaxStale is how long the last good key set keeps serving while fetches
 	// fail; past it every Verify fails closed with ErrKeysUnavailable.
-	// Default 24h.
+	// Default 1h: four times the default MaxRefresh. It is also how long a
+	// key the issuer revoked (taken out of its JWKS after a compromise) can
+	// stay trusted here while the JWKS cannot be reached, so a longer
+	// MaxStale buys availability during an issuer outage with exposure to a
+	// revoked key. See the package documentation.
 	MaxStale time.Duration
 	// UnknownKeyFloor is the least time between two fetches caused by a kid
 	// the key set lacks (or by having no key set at all). Inside it such a
@@ -68,6 +73,26 @@ type Config struct {
 	// Default slog.Default().
 	Logger *slog.Logger
 
+	// DPoP (RFC 9449): see Authenticate and VerifyRequest.
+	//
+	// ExternalURL is the scheme, host and path prefix clients address this
+	// server by, when a proxy in front changes them: a proof's htu must be
+	// ExternalURL followed by the request's path. Default: the request's own
+	// (https when it came over TLS, its Host header).
+	ExternalURL string
+	// RequireDPoP refuses every bearer presentation: only DPoP-bound tokens
+	// with a valid proof get through.
+	RequireDPoP bool
+	// DPoPAlgorithms are the proof algorithms accepted (default ES256,
+	// EdDSA, RS256, PS256 and their larger variants; never none or HMAC).
+	DPoPAlgorithms []string
+	// DPoPMaxAge is how old a proof's iat may be (default 60s); the replay
+	// cache keeps a proof that long.
+	DPoPMaxAge time.Duration
+	// DPoPReplayCacheSize bounds the in-memory cache of proof ids (default
+	// 100,000). When it is full of live proofs, new ones are refused.
+	DPoPReplayCacheSize int
+
 	// now is the clock, for tests.
 	now func() time.Time
 }
@@ -79,7 +104,7 @@ const (
 	defaultMinRefresh  = time.Second
 	defaultMaxRefresh  = 15 * time.Minute
 	defaultMaxBackoff  = time.Minute
-	defaultMaxStale    = 24 * time.Hour
+	defaultMaxStale    = time.Hour
 	defaultFloor       = 30 * time.Second
 	defaultCacheSize   = 10000
 	maxDocumentSize    = 1 << 20 // JWKS and metadata bodies
@@ -101,6 +126,12 @@ type Verifier struct {
 	client           *http.Client
 	log              *slog.Logger
 	now              func() time.Time
+
+	dpop        *dpop.Checker
+	replay      *dpop.ReplayCache
+	externalURL string
+	requireDPoP bool
+	dpopAlgs    string // for challenges: space-separated
 
 	snap  atomic.Pointer[snapshot]
 	cache *tokenCache // nil when disabled
@@ -185,6 +216,9 @@ func New(cfg Config) (*Verifier, error) {
 		v.cache = newTokenCache(defaultCacheSize)
 	case cfg.CacheSize > 0:
 		v.cache = newTokenCache(cfg.CacheSize)
+	}
+	if err := v.configureDPoP(cfg); err != nil {
+		return nil, err
 	}
 	v.client = sameOriginClient(cfg.HTTPClient)
 	v.ctx, v.cancel = context.WithCancel(context.Background())
@@ -360,61 +394,4 @@ func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*verifyK
 		return k, nil
 	}
 	return nil, errUnknownKID
-}
-
-// Stats is a point-in-time view of a Verifier, for metrics and health checks.
-type Stats struct {
-	// Keys is the number of usable keys in the current key set.
-	Keys int
-	// LastRefresh is when the key set was last fetched or confirmed by a
-	// 304; zero before the first success.
-	LastRefresh time.Time
-	// KeySetAge is the time since LastRefresh; zero before the first
-	// success. Verify fails closed once it exceeds Config.MaxStale.
-	KeySetAge time.Duration
-	// ConsecutiveFailures counts failed fetches since the last success.
-	ConsecutiveFailures int
-	// LastError is the category of the latest fetch's failure, empty if it
-	// succeeded: discovery, issuer_mismatch, network, timeout, status,
-	// redirect, too_large, malformed or no_usable_keys.
-	LastError string
-	// Fetches counts HTTP requests for the JWKS.
-	Fetches uint64
-	// CacheHits and CacheMisses count verified-token cache lookups;
-	// CacheEntries is its current size.
-	CacheHits, CacheMisses uint64
-	CacheEntries           int
-	// FetchFailures counts failed fetches of the key set (all time).
-	FetchFailures uint64
-	// UnknownKIDs counts tokens whose kid was not in a usable key set.
-	UnknownKIDs uint64
-	// RefetchesSuppressed counts on-demand fetches (an unknown kid, no key
-	// set) refused because one ran less than Config.UnknownKeyFloor ago.
-	RefetchesSuppressed uint64
-	// Rejections counts the tokens Verify refused, by a short fixed reason
-	// (expired, signature, unknown_kid, audience, keys_unavailable, …);
-	// reasons never seen are absent.
-	Rejections map[string]uint64
-}
-
-// Stats returns current statistics.
-func (v *Verifier) Stats() Stats {
-	var s Stats
-	if snap := v.snap.Load(); snap != nil {
-		s.Keys = len(snap.keys)
-		s.LastRefresh = snap.fetched
-		s.KeySetAge = v.now().Sub(snap.fetched)
-	}
-	v.smu.Lock()
-	s.ConsecutiveFailures, s.LastError = v.failures, v.lastErr
-	v.smu.Unlock()
-	s.Fetches = v.fetches.Load()
-	s.FetchFailures = v.counters.fetchFailures.Load()
-	s.UnknownKIDs = v.counters.kidMisses.Load()
-	s.RefetchesSuppressed = v.counters.suppressed.Load()
-	s.Rejections = v.rejections()
-	if v.cache != nil {
-		s.CacheHits, s.CacheMisses, s.CacheEntries = v.cache.counts()
-	}
-	return s
 }

@@ -69,7 +69,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{"jwk header ignored", iss.Token(header(func(h map[string]any) { h["jwk"] = ed.JWK() })),
 			[]string{resourcetest.Audience}, []string{"read", "write"}},
 		{"fractional dates", resourcetest.Sign(rs, rotorHeader(rs), map[string]any{
-			"iss": iss.URL(), "aud": resourcetest.Audience, "sub": "s",
+			"iss": iss.URL(), "aud": resourcetest.Audience, "sub": "s", "client_id": "c", "jti": "j",
 			"exp": float64(now.Add(time.Minute).Unix()) + 0.5, "iat": float64(now.Unix()) - 0.25,
 		}), []string{resourcetest.Audience}, nil},
 	}

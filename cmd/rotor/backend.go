@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rotor-idp/rotor/idp"
@@ -24,6 +20,7 @@ type store interface {
 	idp.SessionStore
 	idp.CodeStore
 	idp.ConsentStore
+	idp.ReplayStore
 	idp.Pinger
 	keys.Store
 }
@@ -61,12 +58,13 @@ func openBackend(ctx context.Context, c *config, mode openMode, log *slog.Logger
 	}
 	var keks *keys.KEKSet
 	if mode != forAdmin {
-		if c.keks == "" {
-			return nil, usagef("--key-encryption-keys (ROTOR_KEY_ENCRYPTION_KEYS) is required with Postgres: private keys are stored encrypted under it. Make one with: rotor keys new-kek")
-		}
 		var err error
-		if keks, err = keys.ParseKEKs(c.keks); err != nil {
-			return nil, usagef("--key-encryption-keys: %v", err)
+		if keks, err = configuredKEKs(c); err != nil {
+			return nil, err
+		}
+		if keks == nil {
+			return nil, usagef("a key-encryption key is required with Postgres: private keys are stored encrypted under it. " +
+				"Make one with `rotor keys new-kek` and pass it in ROTOR_KEY_ENCRYPTION_KEYS or a file named by --key-encryption-key-file")
 		}
 	}
 	if err := postgres.Migrate(ctx, c.database); err != nil {
@@ -82,10 +80,6 @@ func openBackend(ctx context.Context, c *config, mode openMode, log *slog.Logger
 	}
 	return &backend{st: s, keks: keks, kind: "postgres", close: s.Close}, nil
 }
-
-// kekFile is where the embedded store keeps the key-encryption key Rotor
-// generated for it, when none is configured.
-const kekFile = "key-encryption-key"
 
 // openEmbedded opens the embedded store. serve takes the data directory's
 // lock, so a second server on the same directory is refused; admin commands
@@ -115,54 +109,4 @@ func openEmbedded(ctx context.Context, c *config, mode openMode, log *slog.Logge
 		return nil, err
 	}
 	return b, nil
-}
-
-// embeddedKEKs returns the configured key-encryption keys or the data
-// directory's key file. The file is generated only while the store holds no
-// signing keys, so an existing ring is never left without its key.
-func embeddedKEKs(ctx context.Context, c *config, s keys.Store, log *slog.Logger) (*keys.KEKSet, error) {
-	if c.keks != "" {
-		k, err := keys.ParseKEKs(c.keks)
-		if err != nil {
-			return nil, usagef("--key-encryption-keys: %v", err)
-		}
-		return k, nil
-	}
-	path := filepath.Join(c.dataDir, kekFile)
-	raw, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		k, err := keys.ParseKEKs(strings.TrimSpace(string(raw)))
-		if err != nil {
-			return nil, fmt.Errorf("%s is not a valid key-encryption key file: %v", path, err)
-		}
-		return k, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("cannot read the key-encryption key file: %w", err)
-	}
-	existing, err := s.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(existing) > 0 {
-		return nil, fmt.Errorf("%s is missing, but the signing keys in %s are encrypted under it: restore the file, or pass the key with --key-encryption-keys", path, c.dataDir)
-	}
-	entry, err := keys.GenerateKEK()
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("write the key-encryption key file: %w", err)
-	}
-	if _, err := f.WriteString(entry + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write the key-encryption key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write the key-encryption key file: %w", err)
-	}
-	log.Warn("generated a key-encryption key for the embedded store; in production configure your own with --key-encryption-keys and keep it away from the data",
-		"file", path)
-	return keys.ParseKEKs(entry)
 }

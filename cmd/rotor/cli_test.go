@@ -14,7 +14,7 @@ func TestCLIClients(t *testing.T) {
 	if !strings.HasPrefix(secret, "rcs_") || len(secret) < 40 {
 		t.Fatalf("secret %q", secret)
 	}
-	if out := e.mustRunInProcess("", "clients", "add", "spa", "--public", "--grant-types", "password", "--audience", "https://a", "--json"); strings.Contains(out, "client_secret") {
+	if out := e.mustRunInProcess("", "clients", "add", "spa", "--public", "--allow-public-password", "--grant-types", "password", "--audience", "https://a", "--json"); strings.Contains(out, "client_secret") {
 		t.Errorf("public client got a secret: %s", out)
 	}
 	if _, _, err := e.runInProcess("", "clients", "add", "web", "--audience", "x"); err == nil || !strings.Contains(err.Error(), "already exists") {

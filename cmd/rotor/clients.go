@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -19,8 +20,10 @@ var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config)
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
 		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
-			`[--redirect-uris u1,u2] [--first-party] [--name NAME]`,
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]`,
 		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
+	{group: "clients", name: "set-keys", args: []string{"ID"}, synopsis: "--jwks-file F",
+		flags: append([]flagger{(*config).clientKeyFlags}, clientsFlags...), run: withStore(forAdmin, clientsSetKeys)},
 	{group: "clients", name: "list",
 		flags: clientsFlags, run: withStore(forAdmin, clientsList)},
 	{group: "clients", name: "delete", args: []string{"ID"},
@@ -36,6 +39,11 @@ type clientSpec struct {
 	name                     string
 	redirectURIs, logoutURIs listFlag
 	firstParty               bool
+
+	introspect, allowPublicPassword bool
+	requireDPoP                     bool
+	authMethod                      string
+	jwksFile                        string
 }
 
 // clientFlags describe a new client.
@@ -48,15 +56,63 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 	fs.Var(&c.client.redirectURIs, "redirect-uris", "redirect URIs for authorization_code, matched exactly (http only on 127.0.0.1 and [::1], any port); comma-separated or repeated")
 	fs.Var(&c.client.logoutURIs, "post-logout-redirect-uris", "where logout may send the browser back to, matched like redirect URIs")
 	fs.BoolVar(&c.client.firstParty, "first-party", false, "a first-party app: users are not asked for consent")
+	fs.BoolVar(&c.client.requireDPoP, "require-dpop", false, "every token request must carry a DPoP proof: its tokens are bound to the client's key (RFC 9449)")
+	fs.StringVar(&c.client.authMethod, "auth-method", "", "private_key_jwt: the client signs assertions with its own key (RFC 7523) and gets no secret; needs --jwks-file")
+	c.clientKeyFlags(fs)
 	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
+	fs.BoolVar(&c.client.introspect, "introspect", false, "may introspect access tokens issued to other clients (a resource server); without it, only its own")
+	fs.BoolVar(&c.client.allowPublicPassword, "allow-public-password", false,
+		"let a --public client use the password grant: password login with no client authentication (RFC 9700 §2.4); prefer authorization_code")
+}
+
+// clientKeyFlags name the file of a client's public keys.
+func (c *config) clientKeyFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.client.jwksFile, "jwks-file", "", "the client's public keys, a JWKS file (RS256, PS256, ES256 or EdDSA; private members are refused)")
+}
+
+// readJWKS reads --jwks-file, if given.
+func readJWKS(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	return b, nil
+}
+
+func clientsSetKeys(ctx context.Context, in *invocation, be *backend) error {
+	raw, err := readJWKS(in.cfg.client.jwksFile)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return usagef("--jwks-file is required")
+	}
+	jwks, err := idp.ParseClientJWKS(raw)
+	if err != nil {
+		return fmt.Errorf("client keys: %w", err)
+	}
+	id := in.args[0]
+	if err := be.st.SetClientKeys(ctx, id, jwks); err != nil {
+		return notFound(err, "private_key_jwt client", id)
+	}
+	return in.done(map[string]string{"client_id": id, "status": "keys replaced"}, "replaced the keys of client %s", id)
 }
 
 func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 	f := in.cfg.client
+	jwks, err := readJWKS(f.jwksFile)
+	if err != nil {
+		return err
+	}
 	c, secret, err := idp.NewClient(idp.ClientSpec{
 		ID: in.args[0], GrantTypes: splitList(f.grantTypes, ","), Scopes: splitList(f.scopes, " "),
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
 		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
+		Introspect: f.introspect, AllowPublicPassword: f.allowPublicPassword,
+		RequireDPoP: f.requireDPoP, AuthMethod: f.authMethod, JWKS: jwks,
 	}, now())
 	if err != nil {
 		return err
@@ -105,6 +161,9 @@ func clientsList(ctx context.Context, in *invocation, be *backend) error {
 		if c.FirstParty {
 			kind += ",first-party"
 		}
+		if c.Introspect {
+			kind += ",introspect"
+		}
 		if alg == "" {
 			alg = "(default)"
 		}
@@ -120,18 +179,21 @@ type clientJSON struct {
 	Name                   string    `json:"client_name,omitempty"` // RFC 7591 §2 names
 	Public                 bool      `json:"public"`
 	FirstParty             bool      `json:"first_party"`
+	Introspect             bool      `json:"introspect"`
 	GrantTypes             []string  `json:"grant_types"`
 	Scopes                 []string  `json:"scopes"`
 	Audiences              []string  `json:"audiences"`
 	TokenAlg               string    `json:"token_alg,omitempty"`
+	RequireDPoP            bool      `json:"dpop_bound_access_tokens"`             // RFC 9449 §5.2
+	AuthMethod             string    `json:"token_endpoint_auth_method,omitempty"` // RFC 7591 §2
 	RedirectURIs           []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	CreatedAt              time.Time `json:"created_at"`
 }
 
 func clientJSONOf(c idp.Client) clientJSON {
-	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, GrantTypes: c.GrantTypes,
-		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg,
+	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, Introspect: c.Introspect, GrantTypes: c.GrantTypes,
+		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg, RequireDPoP: c.RequireDPoP, AuthMethod: c.AuthMethod,
 		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }
 

@@ -38,7 +38,8 @@ Usage:
   rotor users set-password NAME             change a password (on stdin); revokes refresh tokens
   rotor users consents NAME                 list the clients a user consented to
   rotor users revoke-consent NAME CLIENT    forget a consent and revoke that client's refresh tokens for the user
-  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] [--redirect-uris u1,u2] [--first-party] [--name NAME]
+  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] [--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]
+  rotor clients set-keys ID --jwks-file F
   rotor clients list
   rotor clients delete ID
   rotor keys list
@@ -97,7 +98,7 @@ func TestUnknownCommands(t *testing.T) {
 		{nil, "no command given", true},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, true},
 		{[]string{"users"}, "usage: rotor users add|update|list|disable|enable|set-password|consents|revoke-consent …", false},
-		{[]string{"clients"}, "usage: rotor clients add|list|delete …", false},
+		{[]string{"clients"}, "usage: rotor clients add|set-keys|list|delete …", false},
 		{[]string{"keys"}, "usage: rotor keys list|rotate|revoke|rewrap|new-kek …", false},
 		{[]string{"keys", "frob"}, `unknown keys command "frob"`, false},
 		{[]string{"serve", "--no-such-flag"}, "flag provided but not defined: -no-such-flag", false},

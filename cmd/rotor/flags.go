@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"runtime"
@@ -32,6 +33,7 @@ type config struct {
 	database   string
 	dataDir    string
 	keks       string
+	kekFile    string
 	dbMaxConns int
 
 	// key ring
@@ -48,15 +50,19 @@ type config struct {
 	listen          string
 	refreshTTL      time.Duration
 	reuseInterval   time.Duration
+	maxFamilies     int
 	clientCacheTTL  time.Duration
 	sessionIdleTTL  time.Duration
 	sessionTTL      time.Duration
+	dpopNonce       bool
 	hashConcurrency int
 	trustedProxies  string
 	forwardedHeader string
 	logLevel        string
 	logFormat       string
 	demo            bool
+	insecureHTTP    bool
+	tlsCert, tlsKey string
 	metricsListen   string
 	auditLog        string
 
@@ -93,7 +99,8 @@ func (c *config) jsonFlag(fs *flag.FlagSet) {
 func (c *config) storeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", "", "Postgres URL (postgres://…); empty uses the embedded store under --data-dir")
 	fs.StringVar(&c.dataDir, "data-dir", "rotor-data", "directory of the embedded store")
-	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek)")
+	fs.StringVar(&c.keks, "key-encryption-keys", "", "key-encryption keys `id:base64,…`; the first seals, all open (see rotor keys new-kek). Prefer ROTOR_KEY_ENCRYPTION_KEYS or --key-encryption-key-file: arguments show in ps")
+	fs.StringVar(&c.kekFile, "key-encryption-key-file", "", "file holding the key-encryption keys (mode 600); the embedded store's default is <data-dir>.key-encryption-key, generated on first start")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 0, "most Postgres connections per process (0: 4 × GOMAXPROCS, between 4 and 32)")
 }
 
@@ -113,12 +120,17 @@ func (c *config) keyFlags(fs *flag.FlagSet) {
 func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.issuer, "issuer", "", "issuer URL, the iss of every token (default http://<listen address>)")
 	fs.StringVar(&c.listen, "listen", defaultListen, "address to listen on")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file: serve https (with --tls-key); read at start, restart to renew")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fs.BoolVar(&c.insecureHTTP, "insecure-http", false, "allow an http:// issuer on a host other than localhost and the loopback addresses (tokens, passwords and cookies then travel in clear text); see README, TLS")
 	fs.StringVar(&c.signingAlg, "signing-alg", string(keys.RS256), "default access token algorithm: RS256 or EdDSA")
 	fs.DurationVar(&c.refreshTTL, "refresh-token-ttl", idp.DefaultRefreshTokenTTL, "absolute lifetime of a refresh token family; rotation never extends it")
 	fs.DurationVar(&c.reuseInterval, "refresh-reuse-interval", 0, "how long a spent refresh token may be retried before reuse revokes its family")
+	fs.IntVar(&c.maxFamilies, "max-families-per-user-client", idp.DefaultMaxFamiliesPerUserClient, "live refresh-token families one user may hold with one client; each new one revokes the oldest beyond it (0: no cap)")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", idp.DefaultSessionIdleTTL, "a browser session unused this long ends (sign-in needs the password again)")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", idp.DefaultSessionTTL, "a browser session ends this long after the password was entered, however active")
 	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", idp.DefaultClientCacheTTL, "how long a replica reuses a client record it read (0 turns the cache off); a deleted client works at most this long")
+	fs.BoolVar(&c.dpopNonce, "dpop-nonce", false, "DPoP proofs at the token endpoint must carry a nonce Rotor issued (RFC 9449 §8)")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes at once; more wait, then get 503")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "CIDR list of proxies whose forwarding header names the client (default none: the peer is the client); see SECURITY.md")
 	fs.StringVar(&c.forwardedHeader, "forwarded-header", idp.HeaderXForwardedFor, "header the trusted proxies write: X-Forwarded-For or Forwarded")
@@ -324,9 +336,11 @@ func (c *config) policy() (keys.Policy, error) {
 	}, nil
 }
 
-// checkIssuer enforces RFC 8414 §2: an https URL (http only for loopback and
-// local development) with no query or fragment.
-func checkIssuer(s string) error {
+// checkIssuer enforces RFC 8414 §2: an https URL with no query or
+// fragment. http is for development on this machine: it is allowed only
+// for localhost and the loopback addresses, unless insecureHTTP says the
+// operator knows better (e.g. a private network the traffic never leaves).
+func checkIssuer(s string, insecureHTTP bool) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return usagef("--issuer %q must be an absolute http(s) URL", s)
@@ -334,5 +348,19 @@ func checkIssuer(s string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return usagef("--issuer %q must not have a query, fragment or user info (RFC 8414 §2)", s)
 	}
+	if u.Scheme == "http" && !insecureHTTP && !loopbackHost(u.Hostname()) {
+		return usagef("--issuer %q is http on a host that is not loopback: passwords, codes and tokens would cross the "+
+			"network in clear text (RFC 6749 §3.1, §10.9). Serve Rotor over https (--tls-cert/--tls-key, or behind a "+
+			"proxy that terminates TLS, with an https issuer), or pass --insecure-http if you really mean it", s)
+	}
 	return nil
+}
+
+// loopbackHost reports whether host is localhost or a loopback IP literal.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

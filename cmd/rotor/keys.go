@@ -83,9 +83,9 @@ func keysList(ctx context.Context, in *invocation, ring keyRing) error {
 		return err
 	}
 	same := func(k keys.KeyInfo) keys.KeyInfo { return k }
-	return printList(in, infos, same, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREVOKED", func(k keys.KeyInfo) string {
+	return printList(in, infos, same, "KID\tALG\tSTATE\tCREATED\tSIGNABLE\tACTIVATED\tRETIRED\tREVOKED", func(k keys.KeyInfo) string {
 		return strings.Join([]string{k.KID, string(k.Alg), string(k.State),
-			timestamp(k.CreatedAt), timestamp(k.ActivatedAt), timestamp(k.RetiredAt), timestamp(k.RevokedAt)}, "\t")
+			timestamp(k.CreatedAt), timestamp(k.SignableAt), timestamp(k.ActivatedAt), timestamp(k.RetiredAt), timestamp(k.RevokedAt)}, "\t")
 	})
 }
 

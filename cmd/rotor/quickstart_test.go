@@ -52,8 +52,17 @@ func TestQuickStart(t *testing.T) {
 	if !strings.Contains(p.Output(), "generated a key-encryption key") {
 		t.Error("no warning about the generated key-encryption key")
 	}
-	if fi, err := os.Stat(filepath.Join(dir, kekFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key-encryption key file: %v %v", fi, err)
+	if fi, err := os.Stat(dir + kekFileSuffix); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key-encryption key file beside the data directory: %v %v", fi, err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "key-encryption") {
+				t.Errorf("%s in the data directory: a copy of it would carry the key to its signing keys", e.Name())
+			}
+		}
 	}
 
 	login, err := rotortest.Token(http.DefaultClient, issuer, "demo", secret, url.Values{"grant_type": {"password"}, "username": {"demo"}, "password": {password}})
@@ -172,18 +181,25 @@ func TestEmbeddedStoreRefusesBrokenDataDirectories(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		kek, err := os.ReadFile(good + kekFileSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+kekFileSuffix, kek, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		return dst
 	}
 
 	t.Run("missing key-encryption key file", func(t *testing.T) {
 		dir := copyDir(t)
-		os.Remove(filepath.Join(dir, kekFile))
+		os.Remove(dir + kekFileSuffix)
 		before := fileHash(t, filepath.Join(dir, "rotor.db"))
 		_, _, err := runServe(t, dir)
-		if err == nil || !strings.Contains(err.Error(), kekFile) || !strings.Contains(err.Error(), "missing") {
+		if err == nil || !strings.Contains(err.Error(), dir+kekFileSuffix) || !strings.Contains(err.Error(), "missing") {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, kekFile)); err == nil {
+		if _, err := os.Stat(dir + kekFileSuffix); err == nil {
 			t.Error("a new key-encryption key file was written over the loss")
 		}
 		if fileHash(t, filepath.Join(dir, "rotor.db")) != before {
@@ -192,7 +208,7 @@ func TestEmbeddedStoreRefusesBrokenDataDirectories(t *testing.T) {
 	})
 	t.Run("wrong key-encryption key file", func(t *testing.T) {
 		dir := copyDir(t)
-		if err := os.WriteFile(filepath.Join(dir, kekFile), []byte(rotortest.NewKEK()+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(dir+kekFileSuffix, []byte(rotortest.NewKEK()+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		before := fileHash(t, filepath.Join(dir, "rotor.db"))

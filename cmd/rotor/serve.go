@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,7 +82,7 @@ func serve(ctx context.Context, in *invocation) error {
 	ic := c.idpConfig(s, issuer, be.keks)
 	ic.Metrics, ic.Audit = tel.idp, tel.audit
 	var handler http.Handler = idp.NewServer(ic, idp.Deps{
-		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Pinger: be.st, Keys: mgr,
+		Users: be.st, Clients: be.st, Refresh: be.st, Sessions: be.st, Codes: be.st, Consents: be.st, Replay: be.st, Pinger: be.st, Keys: mgr,
 	})
 	var demo *demoSite
 	if c.demo {
@@ -100,23 +101,50 @@ func serve(ctx context.Context, in *invocation) error {
 	})
 }
 
-// listen opens the listening socket and works out the issuer, which
-// defaults to the address it got (with --listen on port 0, the kernel picks
-// the port).
+// listen opens the listening socket, with TLS if --tls-cert is given, and
+// works out the issuer, which defaults to the address it got (with --listen
+// on port 0, the kernel picks the port).
 func listen(c *config) (net.Listener, string, error) {
+	tlsConf, err := c.tlsConfig()
+	if err != nil {
+		return nil, "", err
+	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("listen on %s: %w", c.listen, err)
 	}
 	issuer := c.issuer
 	if issuer == "" {
-		issuer = defaultIssuer(ln.Addr())
+		issuer = defaultIssuer(ln.Addr(), tlsConf != nil)
 	}
-	if err := checkIssuer(issuer); err != nil {
+	if err := checkIssuer(issuer, c.insecureHTTP); err != nil {
 		ln.Close()
 		return nil, "", err
 	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	return ln, issuer, nil
+}
+
+// tlsConfig loads --tls-cert and --tls-key; nil if neither is given.
+func (c *config) tlsConfig() (*tls.Config, error) {
+	switch {
+	case c.tlsCert == "" && c.tlsKey == "":
+		return nil, nil
+	case c.tlsCert == "" || c.tlsKey == "":
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		// The error names the files and what is wrong, never key material.
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	}, nil
 }
 
 // serveHTTP serves handler on ln until ctx ends, then drains: it stops
@@ -159,15 +187,19 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *
 
 // defaultIssuer is http://<listen address>, with a wildcard host shown as
 // localhost: fine for development, and production sets --issuer.
-func defaultIssuer(addr net.Addr) string {
+func defaultIssuer(addr net.Addr, https bool) string {
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return scheme + addr.String()
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // purgeExpired deletes expired refresh-token families, browser sessions and
@@ -190,6 +222,7 @@ type purger interface {
 	PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 	PurgeSessions(ctx context.Context, cutoff time.Time) (int, error)
 	PurgeCodes(ctx context.Context, cutoff time.Time) (int, error)
+	PurgeReplay(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // purgeOnce runs each purge once, logging what it did; one failing does not
@@ -204,6 +237,7 @@ func purgeOnce(ctx context.Context, st purger, now time.Time, log *slog.Logger) 
 		{"refresh token families", st.PurgeRefresh, now},
 		{"browser sessions", st.PurgeSessions, now},
 		{"authorization codes", st.PurgeCodes, now.Add(-idp.CodeRetention)},
+		{"used JWT ids", st.PurgeReplay, now},
 	} {
 		n, err := p.purge(ctx, p.cutoff)
 		if err != nil {

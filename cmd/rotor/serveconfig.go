@@ -51,6 +51,9 @@ func (c *config) serveSettings(stderr io.Writer) (serveSettings, error) {
 	if c.refreshTTL <= 0 || c.reuseInterval < 0 {
 		return s, usagef("--refresh-token-ttl must be positive and --refresh-reuse-interval not negative")
 	}
+	if c.maxFamilies < 0 {
+		return s, usagef("--max-families-per-user-client must not be negative (0: no cap)")
+	}
 	if c.sessionIdleTTL <= 0 || c.sessionTTL <= 0 || c.sessionIdleTTL > c.sessionTTL {
 		return s, usagef("--session-idle-ttl and --session-ttl must be positive, and the idle one no longer than --session-ttl")
 	}
@@ -79,9 +82,20 @@ func (c *config) idpConfig(s serveSettings, issuer string, keks *keys.KEKSet) id
 		Issuer: issuer, Algs: s.algs, DefaultAlg: keys.Alg(c.signingAlg),
 		AccessTokenTTL: c.accessTTL, RefreshTokenTTL: c.refreshTTL, RefreshReuseInterval: c.reuseInterval,
 		JWKSMaxAge: c.jwksMaxAge, Argon2: s.argon2, HashConcurrency: c.hashConcurrency, Logger: s.log,
-		ClientCacheTTL: cacheTTL(c.clientCacheTTL),
-		Argon2Limits:   s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
+		ClientCacheTTL:           cacheTTL(c.clientCacheTTL),
+		MaxFamiliesPerUserClient: familyCap(c.maxFamilies),
+		DPoPNonce:                c.dpopNonce,
+		Argon2Limits:             s.limits, TrustedProxies: s.trustedProxies, ForwardedHeader: s.forwardedHeader,
 	}
+}
+
+// familyCap is idp.Config.MaxFamiliesPerUserClient for the flag's value,
+// where 0 means no cap.
+func familyCap(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {

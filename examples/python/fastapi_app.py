@@ -7,8 +7,10 @@ Run: ROTOR_ISSUER=http://127.0.0.1:8080 python3 -m uvicorn fastapi_app:app --por
 """
 
 import logging
+import re
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from pydantic import BaseModel
 
 import rotor_auth
 
@@ -39,6 +41,9 @@ def bearer_claims(request: Request):
 
 
 def require_scope(scope):
+    """RFC 6750 §3.1: a valid token without the route's scope is 403
+    insufficient_scope, naming the scope it needs."""
+
     def check(claims=Depends(bearer_claims)):
         if not rotor_auth.has_scope(claims, scope):
             raise HTTPException(
@@ -62,3 +67,26 @@ def schedules(date: str, claims=Depends(require_scope("schedules:read"))):
         raise HTTPException(400, detail="date must be YYYYMMDD")
     items = sorted(SCHEDULES.get(date, []), key=lambda s: s["datetime"])
     return {"result": len(items), "schedules": items, "requested_by": claims["sub"]}
+
+
+class NewSchedule(BaseModel):
+    datetime: str  # "YYYYMMDD hhmmss"
+    name: str
+    title: str
+    video_id: str = ""
+
+
+DATETIME = re.compile(r"^\d{8} \d{6}$")
+
+
+@app.post("/schedules", status_code=201)
+def create_schedule(body: NewSchedule, claims=Depends(require_scope("schedules:write"))):
+    if not DATETIME.match(body.datetime) or not body.name or not body.title or len(body.name) > 200 or len(body.title) > 500:
+        raise HTTPException(400, detail="datetime (YYYYMMDD hhmmss), name and title are required")
+    item = body.dict()
+    jti = claims.get("jti") if isinstance(claims.get("jti"), str) else ""
+    item["key"] = body.datetime.replace(" ", "_") + "_" + jti[:8]
+    item["created_by"] = claims["sub"]
+    SCHEDULES.setdefault(body.datetime[:8], []).append(item)
+    log.info("schedule created: %s by %s", item["key"], claims["sub"])
+    return item

@@ -1,13 +1,13 @@
 """Verify Rotor access tokens with PyJWT and Rotor's JWKS: no shared secret.
 
-Both example apps use this module. It needs only PyJWT (with cryptography)
-and the standard library.
+The FastAPI back end uses this module. It needs only PyJWT (with
+cryptography) and the standard library.
 """
 
 import json
 import os
-import urllib.error
-import urllib.parse
+import threading
+import time
 import urllib.request
 
 import jwt
@@ -15,12 +15,71 @@ import jwt
 ISSUER = os.environ.get("ROTOR_ISSUER", "http://127.0.0.1:8080")
 AUDIENCE = os.environ.get("ROTOR_AUDIENCE", "https://schedules.example")
 
-# Rotor publishes its public keys here. PyJWKClient caches them and fetches
-# again when a token names a kid it has not seen, which is how a key rotation
-# reaches this app without a restart (Rotor publishes each key well before it
-# signs with it).
+# Rotor publishes its public keys here. This module keeps the set for
+# LIFESPAN seconds, then fetches it again; a token that names a kid the set
+# does not hold makes it fetch at once, which is how a key rotation reaches
+# the app without a restart (Rotor publishes each key well before it signs
+# with it). Fetches happen at most once per REFETCH_FLOOR seconds, one at a
+# time: without a floor, anyone could send tokens with made-up kids and turn
+# every request into a request to Rotor. Inside the floor an unknown kid
+# fails at once. A failed fetch, or a set without signing keys, never
+# replaces the last good set: while Rotor is unreachable, tokens signed with
+# known keys still verify. PyJWKClient does the fetching and parsing.
 JWKS_URL = ISSUER.rstrip("/") + "/.well-known/jwks.json"
-_jwks = jwt.PyJWKClient(JWKS_URL, cache_keys=True, lifespan=300)
+LIFESPAN = float(os.environ.get("ROTOR_JWKS_LIFESPAN", "300"))
+REFETCH_FLOOR = float(os.environ.get("ROTOR_JWKS_REFETCH_FLOOR", "30"))
+FETCH_TIMEOUT = 5
+
+
+class _Client(jwt.PyJWKClient):
+    """PyJWKClient with a timeout on the fetch (a hung Rotor must not hang
+    every request waiting for the key set)."""
+
+    def fetch_data(self):
+        try:
+            with urllib.request.urlopen(self.uri, timeout=FETCH_TIMEOUT) as resp:
+                return json.load(resp)
+        except (OSError, ValueError) as e:
+            raise jwt.PyJWKClientError("fetching the JWKS failed: %s" % type(e).__name__) from None
+
+
+_jwks = _Client(JWKS_URL, cache_jwk_set=False)
+_lock = threading.Lock()
+# keys: the last good set; fetched: when it was fetched; tried: the last
+# fetch, good or not (time.monotonic()).
+_cache = {"keys": None, "fetched": float("-inf"), "tried": float("-inf")}
+
+
+def _fetch_locked(now):
+    _cache["tried"] = now
+    try:
+        keys = _jwks.get_signing_keys(refresh=True)
+    except (jwt.PyJWTError, AttributeError, TypeError):  # unreachable, empty or broken
+        if _cache["keys"] is None:
+            raise jwt.PyJWKClientError("no JWKS yet") from None
+        return  # keep serving the last good set
+    _cache["keys"], _cache["fetched"] = keys, now
+
+
+def _signing_key(kid):
+    """The JWK for kid, from the set; fetched when stale or missing kid, at
+    most once per floor."""
+    with _lock:
+        now = time.monotonic()
+        may_fetch = now - _cache["tried"] >= REFETCH_FLOOR
+        if may_fetch and now - _cache["fetched"] >= LIFESPAN:
+            _fetch_locked(now)
+            may_fetch = False
+        key = _jwks.match_kid(_cache["keys"] or [], kid)
+        if key is None and may_fetch:
+            _fetch_locked(now)
+            key = _jwks.match_kid(_cache["keys"] or [], kid)
+        elif key is None:
+            raise InvalidToken("unknown kid (JWKS fetched less than %gs ago)" % REFETCH_FLOOR)
+    if key is None:
+        raise InvalidToken("unknown kid")
+    return key
+
 
 # Only asymmetric algorithms: a token "signed" with HS256 and some shared
 # secret, or with alg "none", is refused before any key is looked at.
@@ -39,12 +98,19 @@ def verify(token):
     try:
         header = jwt.get_unverified_header(token)
         # RFC 9068 §4: access tokens are typed, so an ID token or any other
-        # JWT from the same issuer cannot be replayed as one.
-        if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+        # JWT from the same issuer cannot be replayed as one. The header is
+        # the sender's JSON: typ, alg and kid may be any type, not only
+        # strings, and each must be refused as a bad token, not crash.
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ("at+jwt", "application/at+jwt"):
             raise InvalidToken("not an access token")
-        if header.get("alg") not in ALGORITHMS:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise InvalidToken("algorithm not allowed")
-        key = _jwks.get_signing_key_from_jwt(token)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("no kid")
+        key = _signing_key(kid)
         return jwt.decode(
             token,
             key.key,
@@ -56,21 +122,10 @@ def verify(token):
         )
     except InvalidToken:
         raise
-    except (jwt.PyJWTError, ValueError, KeyError) as e:
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as e:
         raise InvalidToken(type(e).__name__) from None
 
 
 def has_scope(claims, scope):
-    return scope in claims.get("scope", "").split()
-
-
-def token_request(form):
-    """POST a form to Rotor's token endpoint; return (status, JSON body)."""
-    data = urllib.parse.urlencode(form).encode()
-    req = urllib.request.Request(ISSUER.rstrip("/") + "/oauth2/token", data=data, method="POST")
-    req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    granted = claims.get("scope")
+    return isinstance(granted, str) and scope in granted.split()

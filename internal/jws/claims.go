@@ -26,6 +26,13 @@ type Claims struct {
 	// Scp is the scp claim some issuers send instead of scope: a string or
 	// an array of strings, like aud.
 	Scp []string
+	// CnfJKT is cnf.jkt, the thumbprint of the DPoP key a sender-constrained
+	// token is bound to (RFC 9449 §6.1); "" for a bearer token.
+	CnfJKT string
+	// CnfOther reports a cnf claim that confirms anything other than, or
+	// besides, a jkt (mTLS x5t#S256, a jwk, ...): a verifier that does not
+	// implement it must refuse the token rather than treat it as bearer.
+	CnfOther bool
 }
 
 // NumericDate is an RFC 7519 §2 NumericDate: seconds since the epoch, which
@@ -70,6 +77,8 @@ func parseClaims(payload []byte) (Claims, error) {
 			return d.date(v, &c.IssuedAt)
 		case "nbf":
 			return d.date(v, &c.NotBefore)
+		case "cnf":
+			return d.cnf(v, &c)
 		}
 		return true
 	})
@@ -150,6 +159,25 @@ func (d decoder) elements(v span, list []string) (int, bool) {
 		}
 	}
 	return n, true
+}
+
+// cnf reads the confirmation claim (RFC 7800 §3.1): an object, or null.
+func (d decoder) cnf(v span, c *Claims) bool {
+	switch d.b[v.start] {
+	case 'n':
+		return true
+	case '{':
+	default:
+		return false
+	}
+	sub := decoder{d.b[v.start:v.end], d.s[v.start:v.end]}
+	return walkObject(sub.b, func(name, val span) bool {
+		if string(sub.b[name.start:name.end]) == "jkt" {
+			return sub.str(val, &c.CnfJKT) && c.CnfJKT != ""
+		}
+		c.CnfOther = true
+		return true
+	})
 }
 
 // date sets *nd from the number at v, or leaves it unset for null.

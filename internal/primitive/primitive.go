@@ -2,7 +2,9 @@ package primitive
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -70,6 +72,19 @@ func Verify(alg string) (Op, error) {
 		sig := ed25519.Sign(k, input)
 		return Op{"ed25519.Verify", func() {
 			if !ed25519.Verify(pub, input, sig) {
+				panic("primitive: verify failed")
+			}
+		}}, nil
+	case "ES256":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return Op{}, err
+		}
+		d := sha256.Sum256(input)
+		sig, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
+		return Op{"ecdsa.VerifyASN1(P-256, SHA-256)", func() {
+			d := sha256.Sum256(input)
+			if !ecdsa.VerifyASN1(&k.PublicKey, d[:], sig) {
 				panic("primitive: verify failed")
 			}
 		}}, nil

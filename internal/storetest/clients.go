@@ -24,6 +24,8 @@ func TestClientStore(t *testing.T, open Open) {
 			}},
 			{"public, nothing optional", idp.Client{ID: "cli", Public: true, CreatedAt: at(time.Microsecond)}},
 			{"machine", idp.Client{ID: "batch", SecretHash: hashOf("b"), GrantTypes: []string{"client_credentials"}, CreatedAt: at(-time.Hour)}},
+			{"resource server that introspects", idp.Client{ID: "api", SecretHash: hashOf("a"), GrantTypes: []string{"client_credentials"},
+				Introspect: true, CreatedAt: base}},
 			{"browser sign-in", idp.Client{
 				ID: "portal", SecretHash: hashOf("p"), GrantTypes: []string{"authorization_code", "refresh_token"},
 				Scopes: []string{"openid", "email"}, Audiences: []string{"https://api.example.com"}, CreatedAt: base,
@@ -31,6 +33,11 @@ func TestClientStore(t *testing.T, open Open) {
 				RedirectURIs:           []string{"https://portal.example.com/cb", "http://127.0.0.1/cb", "https://portal.example.com/cb?tenant=a,b"},
 				PostLogoutRedirectURIs: []string{"https://portal.example.com/"},
 				FirstParty:             true,
+			}},
+			{"private_key_jwt, DPoP required", idp.Client{
+				ID: "worker", GrantTypes: []string{"client_credentials"}, Audiences: []string{"https://api.example.com"},
+				CreatedAt: base, AuthMethod: idp.AuthPrivateKeyJWT, RequireDPoP: true,
+				JWKS: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"EdDSA"}]}`,
 			}},
 		}
 		for _, tt := range tests {
@@ -49,6 +56,8 @@ func TestClientStore(t *testing.T, open Open) {
 			})
 		}
 	})
+
+	t.Run("SetClientKeys", func(t *testing.T) { testSetClientKeys(t, open) })
 
 	t.Run("CreateConflict", func(t *testing.T) {
 		s := open(t)
@@ -122,4 +131,24 @@ func TestClientStore(t *testing.T, open Open) {
 		_, err = s.Refresh.LookupRefresh(t.Context(), first.Hash)
 		wantErr(t, "LookupRefresh after re-creating the client", err, idp.ErrNotFound)
 	})
+}
+
+// testSetClientKeys checks ClientStore.SetClientKeys.
+func testSetClientKeys(t *testing.T, open Open) {
+	s := open(t)
+	c := idp.Client{ID: "worker", GrantTypes: []string{"client_credentials"}, CreatedAt: base, AuthMethod: idp.AuthPrivateKeyJWT, JWKS: `{"keys":[]}`}
+	if err := s.Clients.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	const rotated = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"EdDSA"}]}`
+	if err := s.Clients.SetClientKeys(t.Context(), "worker", rotated); err != nil {
+		t.Fatalf("SetClientKeys: %v", err)
+	}
+	got, err := s.Clients.ClientByID(t.Context(), "worker")
+	if err != nil || got.JWKS != rotated {
+		t.Errorf("after SetClientKeys: %q, %v", got.JWKS, err)
+	}
+	wantErr(t, "SetClientKeys(unknown)", s.Clients.SetClientKeys(t.Context(), "nobody", rotated), idp.ErrNotFound)
+	mustCreateClient(t, s, "secret-client")
+	wantErr(t, "SetClientKeys(secret client)", s.Clients.SetClientKeys(t.Context(), "secret-client", rotated), idp.ErrNotFound)
 }

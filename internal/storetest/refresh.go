@@ -24,6 +24,8 @@ func TestRefreshStore(t *testing.T, open Open) {
 				AuthTime: base, CreatedAt: base, ExpiresAt: at(time.Hour), RevokedAt: at(time.Microsecond), RevokeReason: "test"}},
 			{"in a session", idp.Family{ID: "f3", ClientID: "c1", Subject: "u1", Scope: "openid",
 				AuthTime: base, CreatedAt: base, ExpiresAt: at(time.Hour), SessionID: "s1"}},
+			{"bound to a DPoP key", idp.Family{ID: "f4", ClientID: "c1", Subject: "u1", Scope: "openid",
+				AuthTime: base, CreatedAt: base, ExpiresAt: at(time.Hour), JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ type Stores struct {
 	Codes    idp.CodeStore
 	Consents idp.ConsentStore
 	Keys     keys.Store
+	Replay   idp.ReplayStore
 	// Watcher tells replicas about key changes other processes commit.
 	// Every store must have one (several processes share each kind: the
 	// replicas, and the admin commands): the Watcher suite fails without.
@@ -45,12 +46,16 @@ func Run(t *testing.T, open Open) {
 	t.Run("UserStore", func(t *testing.T) { TestUserStore(t, open) })
 	t.Run("ClientStore", func(t *testing.T) { TestClientStore(t, open) })
 	t.Run("RefreshStore", func(t *testing.T) { TestRefreshStore(t, open) })
+	t.Run("Purge", func(t *testing.T) { TestPurge(t, open) })
+	t.Run("FamilyLimit", func(t *testing.T) { TestFamilyLimit(t, open) })
 	t.Run("RevocationRaces", func(t *testing.T) { TestRevocationRaces(t, open) })
+	t.Run("CredentialVersion", func(t *testing.T) { TestCredentialVersion(t, open) })
 	t.Run("SessionStore", func(t *testing.T) { TestSessionStore(t, open) })
 	t.Run("CodeStore", func(t *testing.T) { TestCodeStore(t, open) })
 	t.Run("CodeExchange", func(t *testing.T) { TestCodeExchange(t, open) })
 	t.Run("SessionCode", func(t *testing.T) { TestSessionCode(t, open) })
 	t.Run("ConsentStore", func(t *testing.T) { TestConsentStore(t, open) })
+	t.Run("ReplayStore", func(t *testing.T) { TestReplayStore(t, open) })
 	t.Run("KeyStore", func(t *testing.T) { TestKeyStore(t, open) })
 	t.Run("Watcher", func(t *testing.T) { TestWatcher(t, open) })
 	t.Run("TimePrecision", func(t *testing.T) { TestTimePrecision(t, open) })

@@ -123,7 +123,7 @@ func TestUserStore(t *testing.T, open Open) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u.Disabled, u.UpdatedAt = true, at(time.Hour)
+		u.Disabled, u.UpdatedAt, u.CredentialVersion = true, at(time.Hour), 1
 		diff(t, "disabled user", u, got)
 		checkRevoked(t, s, live.Hash, at(time.Hour), "")
 		checkRevoked(t, s, earlier.Hash, at(time.Minute), "logout")
@@ -137,7 +137,7 @@ func TestUserStore(t *testing.T, open Open) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u.Disabled, u.UpdatedAt = false, at(2*time.Hour)
+		u.Disabled, u.UpdatedAt, u.CredentialVersion = false, at(2*time.Hour), 2
 		diff(t, "enabled user", u, got)
 		checkRevoked(t, s, live.Hash, at(time.Hour), "")
 		checkLive(t, s, other.Hash)
@@ -162,7 +162,7 @@ func TestUserStore(t *testing.T, open Open) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u.PasswordHash, u.UpdatedAt = "h1-new", at(time.Hour)
+		u.PasswordHash, u.UpdatedAt, u.CredentialVersion = "h1-new", at(time.Hour), 1
 		diff(t, "user", u, got)
 		checkRevoked(t, s, live.Hash, at(time.Hour), "")
 		checkRevoked(t, s, earlier.Hash, at(time.Minute), "logout")

@@ -113,13 +113,8 @@ func revokeReplayed(ctx context.Context, tx pgx.Tx, c *idp.AuthCode, at time.Tim
 	return nil
 }
 
-// PurgeCodes implements idp.CodeStore.
+// PurgeCodes implements idp.CodeStore in short batches, by one replica at
+// a time (see purge).
 func (s *Store) PurgeCodes(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge authorization codes", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM auth_codes WHERE expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeCodes, cutoff)
 }

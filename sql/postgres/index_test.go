@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotor-idp/rotor/internal/pgtest"
+	"github.com/rotor-idp/rotor/sql/postgres"
 )
 
 // TestSignInIndexes checks that each browser sign-in query can use the index
@@ -31,22 +32,22 @@ func TestSignInIndexes(t *testing.T) {
 		query string
 		args  []any
 		index string
-		drop  string // an index that would compete on an empty table
+		drop  string // indexes that would compete on an empty table, space-separated
 	}{
 		{`SELECT id FROM browser_sessions WHERE hash = $1 AND idle_expires_at > $2 AND expires_at > $2`, []any{hash, now}, "browser_sessions_hash_key", ""},
 		{`DELETE FROM browser_sessions WHERE id = $1`, []any{"s1"}, "browser_sessions_pkey", ""},
-		{`UPDATE refresh_families SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL`, []any{"u1", now}, "refresh_families_subject_client", ""},
+		{`UPDATE refresh_families SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL`, []any{"u1", now}, "refresh_families_live", ""},
 		{`DELETE FROM browser_sessions WHERE user_id = $1 RETURNING id`, []any{"u1"}, "browser_sessions_user_id", ""},
-		{`DELETE FROM browser_sessions WHERE idle_expires_at < $1`, []any{now}, "browser_sessions_idle_expires_at", ""},
+		{postgres.PurgeQueries["browser_sessions"], []any{now, 100}, "browser_sessions_idle_expires_at", ""},
 		{`UPDATE auth_codes SET revoked_at = $2 WHERE session_id = ANY($1) AND session_id <> '' AND revoked_at IS NULL`, []any{ids, now}, "auth_codes_session_id", ""},
-		{`UPDATE refresh_families SET revoked_at = $2 WHERE session_id = ANY($1) AND session_id <> '' AND revoked_at IS NULL`, []any{ids, now}, "refresh_families_session_id", ""},
-		{`UPDATE refresh_families SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL`, []any{hash, now}, "refresh_families_code_hash", ""},
+		{`UPDATE refresh_families SET revoked_at = $2 WHERE session_id = ANY($1) AND session_id <> '' AND revoked_at IS NULL`, []any{ids, now}, "refresh_families_session_id", "refresh_families_live"},
+		{`UPDATE refresh_families SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL`, []any{hash, now}, "refresh_families_code_hash", "refresh_families_live"},
 		{`UPDATE auth_codes SET redeemed_at = $3 WHERE hash = $1 AND client_id = $2 AND redeemed_at IS NULL`, []any{hash, "c", now}, "auth_codes_pkey", "auth_codes_client_id"},
 		{`UPDATE auth_codes SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, []any{"u1", now}, "auth_codes_user_client", ""},
 		{`UPDATE auth_codes SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`, []any{"u1", "c", now}, "auth_codes_user_client", "auth_codes_client_id"},
-		{`DELETE FROM auth_codes WHERE expires_at < $1`, []any{now}, "auth_codes_expires_at", ""},
+		{postgres.PurgeQueries["auth_codes"], []any{now, 100}, "auth_codes_expires_at", ""},
 		{`DELETE FROM auth_codes WHERE client_id = $1`, []any{"c"}, "auth_codes_client_id", ""},
-		{`UPDATE refresh_families SET revoked_at = $3 WHERE subject = $1 AND client_id = $2 AND revoked_at IS NULL`, []any{"u1", "c", now}, "refresh_families_subject_client", "refresh_families_client_id"},
+		{`UPDATE refresh_families SET revoked_at = $3 WHERE subject = $1 AND client_id = $2 AND revoked_at IS NULL`, []any{"u1", "c", now}, "refresh_families_live", "refresh_families_client_id"},
 		{`SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2`, []any{"u1", "c"}, "consents_pkey", ""},
 		{`SELECT scopes FROM consents WHERE user_id = $1 ORDER BY client_id COLLATE "C"`, []any{"u1"}, "consents_pkey", ""},
 		{`DELETE FROM consents WHERE client_id = $1`, []any{"c"}, "consents_client_id", ""},
@@ -58,8 +59,8 @@ func TestSignInIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback(t.Context())
-			if tt.drop != "" {
-				if _, err := tx.Exec(t.Context(), `DROP INDEX `+tt.drop); err != nil {
+			for _, index := range strings.Fields(tt.drop) {
+				if _, err := tx.Exec(t.Context(), `DROP INDEX `+index); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -29,7 +29,7 @@ func open(t *testing.T, url string, opts ...postgres.Option) *postgres.Store {
 }
 
 func stores(s *postgres.Store) storetest.Stores {
-	return storetest.Stores{Users: s, Clients: s, Refresh: s, Sessions: s, Codes: s, Consents: s, Keys: s, Watcher: s}
+	return storetest.Stores{Users: s, Clients: s, Refresh: s, Sessions: s, Codes: s, Consents: s, Keys: s, Replay: s, Watcher: s}
 }
 
 func TestConformance(t *testing.T) {
@@ -56,7 +56,7 @@ func tables(t *testing.T, url string) []string {
 	return names
 }
 
-var wantTables = []string{"auth_codes", "browser_sessions", "clients", "consents", "refresh_families", "refresh_tokens", "rotor_schema_migrations", "signing_keys", "users"}
+var wantTables = []string{"auth_codes", "browser_sessions", "clients", "consents", "refresh_families", "refresh_tokens", "rotor_schema_migrations", "signing_keys", "used_jtis", "users"}
 
 func TestMigrateIdempotent(t *testing.T) {
 	url := pgtest.NewEmptyDatabase(t)

@@ -35,8 +35,37 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 		})
 	}
 	return s.run(ctx, op, func(ctx context.Context) error {
-		return noClient(op, insertFamily(ctx, s.pool, f, first))
+		return noClient(op, insertUserFamily(ctx, s.pool, op, f, first))
 	})
+}
+
+// insertUserFamily inserts a family not from a code, in one statement, if
+// its subject names no user or an enabled one at f.CredentialVersion. The
+// user's row is share-locked until the family is committed: SetUserDisabled
+// and SetPassword update that row, so they wait, and their revocation, a
+// later statement, sees the family; or they commit first, and the locking
+// read, which reads a row changed under it again, finds no such user.
+func insertUserFamily(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, op string, f idp.Family, first idp.RefreshToken) error {
+	tag, err := q.Exec(ctx,
+		`WITH known AS (SELECT 1 FROM users WHERE id = $3),
+		 ok AS (SELECT 1 FROM users WHERE id = $3 AND NOT disabled AND credential_version = $16 FOR SHARE),
+		 f AS (
+		   INSERT INTO refresh_families
+		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
+		   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17
+		   WHERE EXISTS (SELECT 1 FROM ok) OR NOT EXISTS (SELECT 1 FROM known)
+		   RETURNING id)
+		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
+		 SELECT $12, f.id, $13, $14, $15 FROM f`,
+		f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
+		nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash),
+		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt), f.CredentialVersion, f.JKT)
+	if err == nil && tag.RowsAffected() == 0 {
+		return newError(op, idp.ErrRevoked, errors.New("the user is disabled or their password changed"))
+	}
+	return err
 }
 
 // insertFamily inserts the family and its first token in one statement.
@@ -46,14 +75,14 @@ func insertFamily(ctx context.Context, q interface {
 	_, err := q.Exec(ctx,
 		`WITH f AS (
 		   INSERT INTO refresh_families
-		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
-		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
+		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $16)
 		   RETURNING id)
 		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
 		 SELECT $12, f.id, $13, $14, $15 FROM f`,
 		f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
 		nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash),
-		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt))
+		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt), f.JKT)
 	return err
 }
 
@@ -99,11 +128,13 @@ func familyCode(ctx context.Context, tx pgx.Tx, op string, f idp.Family) error {
 // inserted last.
 const stateQuery = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
-       f.session_id, f.code_hash,
+       f.session_id, f.code_hash, f.jkt,
        t.hash, t.parent, t.issued_at, t.spent_at,
-       s.hash, s.parent, s.issued_at, s.spent_at
+       s.hash, s.parent, s.issued_at, s.spent_at,
+       COALESCE(u.disabled, false)
 FROM refresh_tokens t
 JOIN refresh_families f ON f.id = t.family_id
+LEFT JOIN users u ON u.id = f.subject
 LEFT JOIN LATERAL (
     SELECT c.hash, c.parent, c.issued_at, c.spent_at
     FROM refresh_tokens c
@@ -131,9 +162,9 @@ func scanState(row pgx.Row) (idp.RefreshState, error) {
 	)
 	err := row.Scan(
 		&f.ID, &f.ClientID, &f.Subject, &f.Scope, &authTime, &created, &expires, &revoke, &f.RevokeReason,
-		&f.SessionID, &f.CodeHash,
+		&f.SessionID, &f.CodeHash, &f.JKT,
 		&t.Hash, &t.Parent, &tIssued, &tSpent,
-		&succ.Hash, &succ.Parent, &sIssued, &sSpent)
+		&succ.Hash, &succ.Parent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
 		return idp.RefreshState{}, err
 	}
@@ -279,13 +310,9 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Tim
 }
 
 // PurgeRefresh implements idp.RefreshStore: families whose expires_at is
-// before cutoff go, with their tokens through ON DELETE CASCADE.
+// before cutoff go, with their tokens through ON DELETE CASCADE, in short
+// batches by one replica at a time (see purge). A replica that finds another
+// purging returns 0 at once.
 func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge refresh families", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM refresh_families WHERE expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeFamilies, cutoff)
 }

@@ -32,16 +32,21 @@ func scanSession(row pgx.Row) (idp.Session, error) {
 // enabled user.
 const enabledUser = `WITH u AS (SELECT id FROM users WHERE id = $1 AND NOT disabled FOR SHARE) `
 
+// currentUser is enabledUser also requiring credential version $10, the
+// one the sign-in's password check read.
+const currentUser = `WITH u AS (SELECT id FROM users WHERE id = $1 AND NOT disabled AND credential_version = $10 FOR SHARE) `
+
 // CreateSession implements idp.SessionStore in one statement.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	const op = "create browser session"
 	return s.run(ctx, op, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, enabledUser+
+		tag, err := s.pool.Exec(ctx, currentUser+
 			`INSERT INTO browser_sessions (`+sessionColumns+`)
 			 SELECT $2, $3, u.id, $4, $5, $6, $7, $8, $9 FROM u`,
-			se.UserID, se.ID, se.Hash, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt)
+			se.UserID, se.ID, se.Hash, se.AuthTime, emptyIfNil(se.AMR), se.CreatedAt, se.LastSeenAt, se.IdleExpiresAt, se.ExpiresAt,
+			se.CredentialVersion)
 		if err == nil && tag.RowsAffected() == 0 {
-			return newError(op, idp.ErrNotFound, errors.New("no such enabled user"))
+			return newError(op, idp.ErrNotFound, errors.New("no such enabled user at this credential version"))
 		}
 		return err
 	})
@@ -116,13 +121,8 @@ func revokeSessions(ctx context.Context, tx pgx.Tx, ids []string, reason string,
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// PurgeSessions implements idp.SessionStore.
+// PurgeSessions implements idp.SessionStore in short batches, by one
+// replica at a time (see purge).
 func (s *Store) PurgeSessions(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	err := s.run(ctx, "purge browser sessions", func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE idle_expires_at < $1`, cutoff)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+	return s.purge(ctx, purgeSessions, cutoff)
 }

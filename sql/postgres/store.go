@@ -58,8 +58,10 @@ const maxAttempts = 4
 // Store is Rotor's Postgres store. It is safe for concurrent use, also by
 // several processes (replicas) sharing one database.
 type Store struct {
-	pool        *pgxpool.Pool
-	callTimeout time.Duration
+	pool           *pgxpool.Pool
+	callTimeout    time.Duration
+	purgeBatch     int
+	purgeBatchTime time.Duration
 }
 
 // Option configures Open.
@@ -69,6 +71,8 @@ type options struct {
 	maxConns       int32
 	callTimeout    time.Duration
 	connectTimeout time.Duration
+	purgeBatch     int
+	purgeBatchTime time.Duration
 }
 
 // WithMaxConns sets the pool size (see DefaultMaxConns).
@@ -94,7 +98,10 @@ func WithConnectTimeout(d time.Duration) Option {
 // sending them, in the binary and in the text encoding alike, so the server
 // never rounds, whichever query mode the URL selects.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	o := options{callTimeout: DefaultCallTimeout, connectTimeout: DefaultConnectTimeout}
+	o := options{
+		callTimeout: DefaultCallTimeout, connectTimeout: DefaultConnectTimeout,
+		purgeBatch: DefaultPurgeBatch, purgeBatchTime: DefaultPurgeBatchTime,
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -117,7 +124,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, callTimeout: o.callTimeout}, nil
+	return &Store{pool: pool, callTimeout: o.callTimeout, purgeBatch: o.purgeBatch, purgeBatchTime: o.purgeBatchTime}, nil
 }
 
 // Close closes the pool, waiting for connections in use to be returned.

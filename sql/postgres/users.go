@@ -17,12 +17,12 @@ const (
 	ReasonPasswordChanged = "password_changed"
 )
 
-const userColumns = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
+const userColumns = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name, credential_version`
 
 func scanUser(row pgx.Row) (idp.User, error) {
 	var u idp.User
 	var created, updated pgtype.Timestamptz
-	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName)
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName, &u.CredentialVersion)
 	u.CreatedAt, u.UpdatedAt = fromNull(created), fromNull(updated)
 	return u, err
 }
@@ -31,8 +31,8 @@ func scanUser(row pgx.Row) (idp.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u idp.User) error {
 	return s.run(ctx, "create user", func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx,
-			`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			u.ID, u.Name, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt, u.Email, u.EmailVerified, u.DisplayName)
+			`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			u.ID, u.Name, u.PasswordHash, u.Disabled, u.CreatedAt, u.UpdatedAt, u.Email, u.EmailVerified, u.DisplayName, u.CredentialVersion)
 		return err
 	})
 }
@@ -100,7 +100,8 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool,
 	return s.inTx(ctx, "set user disabled", func(ctx context.Context, tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx,
-			`UPDATE users SET disabled = $2, updated_at = $3 WHERE name = $1 RETURNING id`,
+			`UPDATE users SET disabled = $2, updated_at = $3, credential_version = credential_version + 1
+			 WHERE name = $1 RETURNING id`,
 			name, disabled, at).Scan(&id)
 		if err != nil || !disabled {
 			return err
@@ -115,7 +116,8 @@ func (s *Store) SetPassword(ctx context.Context, name, hash string, at time.Time
 	return s.inTx(ctx, "set password", func(ctx context.Context, tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx,
-			`UPDATE users SET password_hash = $2, updated_at = $3 WHERE name = $1 RETURNING id`,
+			`UPDATE users SET password_hash = $2, updated_at = $3, credential_version = credential_version + 1
+			 WHERE name = $1 RETURNING id`,
 			name, hash, at).Scan(&id)
 		if err != nil {
 			return err

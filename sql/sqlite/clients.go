@@ -25,9 +25,9 @@ func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 		secret = c.SecretHash
 	}
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, secret, boolInt(c.Public), lists[0], lists[1], lists[2], c.TokenAlg, micros(c.CreatedAt),
-			c.Name, lists[3], lists[4], boolInt(c.FirstParty))
+			c.Name, lists[3], lists[4], boolInt(c.FirstParty), boolInt(c.Introspect), c.AuthMethod, c.JWKS, boolInt(c.RequireDPoP))
 		return err
 	})
 	return s.mapErr(ctx, "create client", err)
@@ -103,7 +103,7 @@ func scanClient(row scanner) (idp.Client, error) {
 		created                   int64
 	)
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &grants, &scopes, &audiences, &c.TokenAlg, &created,
-		&c.Name, &redirects, &logouts, &c.FirstParty); err != nil {
+		&c.Name, &redirects, &logouts, &c.FirstParty, &c.Introspect, &c.AuthMethod, &c.JWKS, &c.RequireDPoP); err != nil {
 		return idp.Client{}, err
 	}
 	var err error
@@ -124,4 +124,25 @@ func scanClient(row scanner) (idp.Client, error) {
 	}
 	c.CreatedAt = fromMicros(created)
 	return c, nil
+}
+
+// SetClientKeys replaces the JWKS of a private_key_jwt client; ErrNotFound
+// if there is no such client.
+func (s *Store) SetClientKeys(ctx context.Context, id, jwks string) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	err := s.write(ctx, true, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET jwks = ? WHERE id = ? AND auth_method = 'private_key_jwt'`, jwks, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = fmt.Errorf("sqlite: no private_key_jwt client %q: %w", id, idp.ErrNotFound)
+			}
+			return err
+		}
+		return nil
+	})
+	return s.mapErr(ctx, "set client keys", err)
 }

@@ -81,7 +81,7 @@ func (s *Store) insertCodeFamily(ctx context.Context, tx *sql.Tx, c idp.AuthCode
 	}
 	_, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx,
 		f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-		nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, f.CodeHash)
+		nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, f.CodeHash, f.JKT)
 	if isForeignKey(err) {
 		return fmt.Errorf("sqlite: exchange authorization code: no client %q: %w", f.ClientID, idp.ErrNotFound)
 	}

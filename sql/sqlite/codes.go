@@ -132,7 +132,8 @@ func revokeReplayed(ctx context.Context, tx *sql.Tx, c *idp.AuthCode, at time.Ti
 	return nil
 }
 
-// PurgeCodes deletes the codes that expired before cutoff.
+// PurgeCodes deletes the codes that expired before cutoff, in short
+// transactions (see purge).
 func (s *Store) PurgeCodes(ctx context.Context, cutoff time.Time) (int, error) {
-	return s.purge(ctx, "purge authorization codes", `DELETE FROM auth_codes WHERE expires_at < ?`, cutoff)
+	return s.purge(ctx, "purge authorization codes", "auth_codes", "expires_at", cutoff)
 }

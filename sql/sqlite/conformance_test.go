@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 }
 
 func stores(s *sqlite.Store) storetest.Stores {
-	return storetest.Stores{Users: s, Clients: s, Refresh: s, Sessions: s, Codes: s, Consents: s, Keys: s, Watcher: s}
+	return storetest.Stores{Users: s, Clients: s, Refresh: s, Sessions: s, Codes: s, Consents: s, Keys: s, Replay: s, Watcher: s}
 }
 
 // open opens a Store on dir, closed when t ends. Its watch interval is short

@@ -14,11 +14,6 @@ import (
 // hash, since a hash is as good as the token to whoever can query the store.
 var errNoToken = fmt.Errorf("sqlite: no such refresh token: %w", idp.ErrNotFound)
 
-// purgeBatch bounds how many families one PurgeRefresh transaction deletes,
-// so that a large purge never holds the write lock for long and the token
-// endpoint keeps going meanwhile.
-const purgeBatch = 500
-
 // CreateFamily stores a new family and its first token in one transaction.
 // A family from a code is checked against the code in the same write
 // transaction (see familyCode); SQLite's one write lock serialises it with
@@ -38,10 +33,12 @@ func (s *Store) CreateFamily(ctx context.Context, f idp.Family, first idp.Refres
 			if err := familyCode(ctx, tx.StmtContext(ctx, s.stmts.familyCode), f); err != nil {
 				return err
 			}
+		} else if err := familyUser(ctx, tx, f); err != nil {
+			return err
 		}
 		_, err := tx.StmtContext(ctx, s.stmts.insertFamily).ExecContext(ctx,
 			f.ID, f.ClientID, f.Subject, f.Scope, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash)
+			nullMicros(f.RevokedAt), f.RevokeReason, f.SessionID, codeHash, f.JKT)
 		if isForeignKey(err) {
 			return fmt.Errorf("sqlite: create refresh family: no client %q: %w", f.ClientID, idp.ErrNotFound)
 		}
@@ -70,6 +67,25 @@ func familyCode(ctx context.Context, stmt *sql.Stmt, f idp.Family) error {
 		return fmt.Errorf("sqlite: create refresh family: %w", idp.ErrCodeReused)
 	case revoked.Valid:
 		return fmt.Errorf("sqlite: create refresh family: the authorization code was %w", idp.ErrRevoked)
+	}
+	return nil
+}
+
+// familyUser checks that a family not from a code is for no user, or for an
+// enabled one at the credential version its grant read.
+func familyUser(ctx context.Context, tx *sql.Tx, f idp.Family) error {
+	var (
+		disabled bool
+		version  int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT disabled, credential_version FROM users WHERE id = ?`, f.Subject).Scan(&disabled, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case disabled || version != f.CredentialVersion:
+		return fmt.Errorf("sqlite: create refresh family: the user is disabled or their password changed: %w", idp.ErrRevoked)
 	}
 	return nil
 }
@@ -188,33 +204,10 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, at time.Tim
 }
 
 // PurgeRefresh deletes the families that expired before cutoff, their
-// tokens going with them (ON DELETE CASCADE), in batches of purgeBatch
-// families per transaction. If it fails part way, what it deleted stays
-// deleted and the count says how much that was.
+// tokens going with them (ON DELETE CASCADE), in short transactions (see
+// purge).
 func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error) {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	total := 0
-	for {
-		var n int64
-		err := s.write(ctx, false, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `
-DELETE FROM refresh_families WHERE id IN (
-    SELECT id FROM refresh_families WHERE expires_at < ? LIMIT ?)`, micros(cutoff), purgeBatch)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, s.mapErr(ctx, "purge refresh families", err)
-		}
-		total += int(n)
-		if n < purgeBatch {
-			return total, nil
-		}
-	}
+	return s.purge(ctx, "purge refresh families", "refresh_families", "expires_at", cutoff)
 }
 
 func insertToken(ctx context.Context, stmt *sql.Stmt, familyID string, t idp.RefreshToken) error {
@@ -237,9 +230,9 @@ func scanState(row scanner) (idp.RefreshState, error) {
 		sIssued, sSpent                sql.NullInt64
 	)
 	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
-		&f.SessionID, &f.CodeHash,
+		&f.SessionID, &f.CodeHash, &f.JKT,
 		&t.Hash, &t.Parent, &issued, &spent,
-		&sHash, &sParent, &sIssued, &sSpent)
+		&sHash, &sParent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
 		return idp.RefreshState{}, err
 	}

@@ -33,8 +33,9 @@ func scanSession(row scanner) (idp.Session, error) {
 	return se, nil
 }
 
-// CreateSession stores a browser session of an enabled user; the write
-// lock serialises it with disabling the user.
+// CreateSession stores a browser session of an enabled user at the
+// session's credential version; the write lock serialises it with
+// disabling the user and changing the password.
 func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -44,15 +45,15 @@ func (s *Store) CreateSession(ctx context.Context, se idp.Session) error {
 	}
 	err = s.write(ctx, false, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
-SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND NOT disabled`,
+SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND NOT disabled AND credential_version = ?`,
 			se.ID, se.Hash, micros(se.AuthTime), amr, micros(se.CreatedAt), micros(se.LastSeenAt),
-			micros(se.IdleExpiresAt), micros(se.ExpiresAt), se.UserID)
+			micros(se.IdleExpiresAt), micros(se.ExpiresAt), se.UserID, se.CredentialVersion)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			if err == nil {
-				err = fmt.Errorf("sqlite: create browser session: no enabled user %q: %w", se.UserID, idp.ErrNotFound)
+				err = fmt.Errorf("sqlite: create browser session: no enabled user %q at this credential version: %w", se.UserID, idp.ErrNotFound)
 			}
 			return err
 		}
@@ -155,27 +156,8 @@ WHERE `+match+` AND session_id <> '' AND revoked_at IS NULL`, micros(at), reason
 	return nil
 }
 
-// PurgeSessions deletes the sessions that expired before cutoff.
+// PurgeSessions deletes the sessions that expired before cutoff, in short
+// transactions (see purge).
 func (s *Store) PurgeSessions(ctx context.Context, cutoff time.Time) (int, error) {
-	return s.purge(ctx, "purge browser sessions", `DELETE FROM browser_sessions WHERE idle_expires_at < ?`, cutoff)
-}
-
-// purge runs one DELETE with cutoff as its parameter and reports how many
-// rows it deleted.
-func (s *Store) purge(ctx context.Context, op, query string, cutoff time.Time) (int, error) {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	var n int64
-	err := s.write(ctx, false, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, micros(cutoff))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, s.mapErr(ctx, op, err)
-	}
-	return int(n), nil
+	return s.purge(ctx, "purge browser sessions", "browser_sessions", "idle_expires_at", cutoff)
 }

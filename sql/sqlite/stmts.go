@@ -47,11 +47,13 @@ type stmts struct {
 // the latest child without a sort.
 const refreshStateSQL = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
-       f.session_id, f.code_hash,
+       f.session_id, f.code_hash, f.jkt,
        t.hash, t.parent, t.issued_at, t.spent_at,
-       s.hash, s.parent, s.issued_at, s.spent_at
+       s.hash, s.parent, s.issued_at, s.spent_at,
+       coalesce(u.disabled, 0)
 FROM refresh_tokens AS t
 JOIN refresh_families AS f ON f.id = t.family_id
+LEFT JOIN users AS u ON u.id = f.subject
 LEFT JOIN refresh_tokens AS s ON s.rowid = (
     SELECT c.rowid FROM refresh_tokens AS c
     WHERE c.family_id = t.family_id AND c.parent = t.hash
@@ -60,9 +62,9 @@ LEFT JOIN refresh_tokens AS s ON s.rowid = (
 WHERE t.hash = ?`
 
 const (
-	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name`
+	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name, credential_version`
 	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
-		`name, redirect_uris, post_logout_redirect_uris, first_party`
+		`name, redirect_uris, post_logout_redirect_uris, first_party, introspect, auth_method, jwks, require_dpop`
 	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 )
 
@@ -83,8 +85,8 @@ func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	s.revokeFamily = prep(w, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`)
 	s.insertCode = prep(w, insertCodeSQL)
 	s.insertFamily = prep(w, `
-INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO refresh_families (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.familyCode = prep(w, `SELECT client_id, redeemed_at, revoked_at, revoke_reason FROM auth_codes WHERE hash = ?`)
 	s.codeByHash = prep(w, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ? AND client_id = ?`)
 	s.redeemCode = prep(w, `UPDATE auth_codes SET redeemed_at = ? WHERE hash = ?`)

@@ -21,9 +21,9 @@ func (s *Store) CreateUser(ctx context.Context, u idp.User) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Name, u.PasswordHash, boolInt(u.Disabled), micros(u.CreatedAt), micros(u.UpdatedAt),
-			u.Email, boolInt(u.EmailVerified), u.DisplayName)
+			u.Email, boolInt(u.EmailVerified), u.DisplayName, u.CredentialVersion)
 		return err
 	})
 	return s.mapErr(ctx, "create user", err)
@@ -119,7 +119,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool,
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		id, err := updateUser(ctx, tx, name, `disabled = ?`, boolInt(disabled), at)
+		id, err := updateUser(ctx, tx, name, `credential_version = credential_version + 1, disabled = ?`, boolInt(disabled), at)
 		if err != nil || !disabled {
 			return err
 		}
@@ -135,7 +135,7 @@ func (s *Store) SetPassword(ctx context.Context, name, hash string, at time.Time
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		id, err := updateUser(ctx, tx, name, `password_hash = ?`, hash, at)
+		id, err := updateUser(ctx, tx, name, `credential_version = credential_version + 1, password_hash = ?`, hash, at)
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func scanUser(row scanner) (idp.User, error) {
 		u                idp.User
 		created, updated int64
 	)
-	if err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Disabled, &created, &updated, &u.Email, &u.EmailVerified, &u.DisplayName, &u.CredentialVersion); err != nil {
 		return idp.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)

@@ -1,0 +1,13 @@
+package postgres
+
+// The statements the index tests explain, as the store runs them.
+var (
+	StateQuery         = stateQuery
+	LockStateQuery     = lockStateQuery
+	LimitFamiliesQuery = limitFamiliesQuery
+	PurgeQueries       = map[string]string{
+		purgeFamilies.table: purgeFamilies.query(),
+		purgeSessions.table: purgeSessions.query(),
+		purgeCodes.table:    purgeCodes.query(),
+	}
+)
