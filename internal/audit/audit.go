@@ -22,6 +22,8 @@ const (
 	TokenRevoked         = "token.revoked"
 	ClientCreated        = "client.created"
 	ClientDeleted        = "client.deleted"
+	ClientKeysChanged    = "client.keys_changed" // private_key_jwt keys replaced
+	ConsentRevoked       = "consent.revoked"
 	UserCreated          = "user.created"
 	UserDisabled         = "user.disabled"
 	UserEnabled          = "user.enabled"
