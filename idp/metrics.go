@@ -59,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		familiesRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rotor_refresh_families_revoked_total",
-			Help: "Refresh-token families revoked by the server, by reason (reuse, client).",
+			Help: "Refresh-token families revoked by the server, by reason (reuse, client, family_limit).",
 		}, []string{"reason"}),
 		introspections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rotor_introspections_total",
@@ -169,6 +169,12 @@ func (m *Metrics) refreshReused() {
 	if m != nil {
 		m.refreshReuse.Inc()
 		m.familiesRevoked.WithLabelValues("reuse").Inc()
+	}
+}
+
+func (m *Metrics) familiesLimited(n int) {
+	if m != nil {
+		m.familiesRevoked.WithLabelValues("family_limit").Add(float64(n))
 	}
 }
 

@@ -116,6 +116,14 @@ func (s *server) refreshReuseObserved(r *http.Request, fam Family, clientID stri
 		slog.String("family_id", fam.ID), slog.String("sub", fam.Subject), slog.String("reason", "refresh_token_reuse"))
 }
 
+// familyLimitObserved records n families revoked because a user and client
+// had more than the cap.
+func (s *server) familyLimitObserved(r *http.Request, clientID, sub string, n int) {
+	s.metrics.familiesLimited(n)
+	s.auditEvent(r, audit.RefreshFamilyRevoked, audit.Client(clientID), audit.OutcomeSuccess,
+		slog.String("sub", sub), slog.String("reason", "family_limit"), slog.Int("count", n))
+}
+
 // revokeObserved records a successful RFC 7009 request; familyID is the
 // family it revoked, "" when it revoked nothing.
 func (s *server) revokeObserved(r *http.Request, clientID, familyID string) {

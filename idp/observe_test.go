@@ -177,3 +177,29 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsAndAuditOfFamilyCap(t *testing.T) {
+	e, m, log := observedEnv(t, func(c *idp.Config) { c.MaxFamiliesPerUserClient = 1 })
+	secret := e.client(idp.ClientSpec{ID: "app", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+	u := e.user("bob", "correct horse battery")
+	for range 3 {
+		if r := e.login("app", secret, "bob", "correct horse battery"); r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+	}
+	if got := idp.MetricValue(m, "families_revoked", "family_limit"); got != 2 {
+		t.Errorf("families revoked for the cap = %v, want 2", got)
+	}
+	n := 0
+	for _, ev := range log.events(t) {
+		if ev["event"] == audit.RefreshFamilyRevoked {
+			n++
+			if ev["reason"] != "family_limit" || ev["sub"] != u.ID || ev["actor_id"] != "app" {
+				t.Errorf("event %v", ev)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d refresh.family_revoked events, want 2", n)
+	}
+}

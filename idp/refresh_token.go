@@ -77,5 +77,6 @@ func (s *server) limitFamilies(r *http.Request, clientID, sub string, now time.T
 	case n > 0:
 		s.log.Info("revoked the oldest refresh-token families beyond the cap",
 			"client_id", clientID, "user_id", sub, "count", n, "cap", keep)
+		s.familyLimitObserved(r, clientID, sub, n)
 	}
 }

@@ -83,6 +83,16 @@ func (v *Verifier) VerifyRequest(r *http.Request) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
+	if c, err = v.checkBinding(r, scheme, token, c); err != nil {
+		v.rejected(err)
+		return Claims{}, err
+	}
+	return c, nil
+}
+
+// checkBinding applies RFC 9449 §7 to a verified token: the scheme must
+// match its binding, and a bound token needs a fresh proof by its key.
+func (v *Verifier) checkBinding(r *http.Request, scheme, token string, c Claims) (Claims, error) {
 	if scheme != dpop.TokenType {
 		switch {
 		case c.JKT != "":

@@ -46,6 +46,12 @@ var rejectionReasons = [...]struct {
 	{"client_id_missing", errNoClientID},
 	{"jti_missing", errNoJTI},
 	{"cnf", errCnf},
+	{"dpop_bound_as_bearer", errBoundAsBearer},
+	{"dpop_unbound", errUnboundDPoP},
+	{"bearer_refused", errBearerRefused},
+	{"dpop_proof_key", errProofKey},
+	{"dpop_proof_replay", errProofReplay},
+	{"dpop_proof", ErrInvalidDPoPProof}, // any other proof failure
 	{"keys_unavailable", ErrKeysUnavailable},
 	{"other", nil},
 }
@@ -64,11 +70,14 @@ var rejectionIndex = func() map[error]int {
 // rejected counts a token Verify refused.
 func (v *Verifier) rejected(err error) {
 	i, ok := rejectionIndex[err]
-	if !ok {
+	switch {
+	case ok:
+	case errors.Is(err, ErrKeysUnavailable):
+		i = rejectionIndex[ErrKeysUnavailable]
+	case errors.Is(err, ErrInvalidDPoPProof):
+		i = rejectionIndex[ErrInvalidDPoPProof]
+	default:
 		i = len(rejectionReasons) - 1
-		if errors.Is(err, ErrKeysUnavailable) {
-			i = len(rejectionReasons) - 2
-		}
 	}
 	v.counters.rejections[i].Add(1)
 }

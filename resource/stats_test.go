@@ -61,3 +61,22 @@ func TestStatsCount(t *testing.T) {
 		t.Errorf("rejections (-want +got):\n%s", diff)
 	}
 }
+
+// TestStatsCountDPoPRejections: the binding and proof checks that follow
+// Verify count their refusals too.
+func TestStatsCountDPoPRejections(t *testing.T) {
+	g := newDPoPRig(t)
+	p := g.proof("GET", "/things", g.bound)
+	if r := g.call("GET", "/things", "DPoP "+g.bound, p); r.Status != 200 {
+		t.Fatalf("first use: %+v", r)
+	}
+	g.call("GET", "/things", "DPoP "+g.bound, p)  // replayed proof
+	g.call("GET", "/things", "DPoP "+g.bound, "") // no proof
+	g.call("GET", "/things", "Bearer "+g.bound, "")
+	plain := g.iss.Token()
+	g.call("GET", "/things", "DPoP "+plain, g.proof("GET", "/things", plain))
+	want := map[string]uint64{"dpop_proof_replay": 1, "dpop_proof": 1, "dpop_bound_as_bearer": 1, "dpop_unbound": 1}
+	if diff := cmp.Diff(want, g.v.Stats().Rejections); diff != "" {
+		t.Errorf("rejections (-want +got):\n%s", diff)
+	}
+}

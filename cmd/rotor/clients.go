@@ -98,7 +98,7 @@ func clientsSetKeys(ctx context.Context, in *invocation, be *backend) error {
 	if err := be.st.SetClientKeys(ctx, id, jwks); err != nil {
 		return notFound(err, "private_key_jwt client", id)
 	}
-	in.audit(ctx, audit.ClientKeysReplaced, slog.String("client_id", id))
+	in.audit(ctx, audit.ClientKeysChanged, slog.String("client_id", id))
 	return in.done(map[string]string{"client_id": id, "status": "keys replaced"}, "replaced the keys of client %s", id)
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
+	"github.com/rotor-idp/rotor/internal/audit"
 )
 
 // The consent commands of the users group (issue 9): what a user let
@@ -39,6 +41,7 @@ func usersRevokeConsent(ctx context.Context, in *invocation, be *backend) error 
 	} else if err != nil {
 		return err
 	}
+	in.audit(ctx, audit.ConsentRevoked, slog.String("user_id", u.ID), slog.String("client_id", clientID))
 	return in.done(map[string]string{"name": name, "client_id": clientID, "status": "consent_revoked"},
 		"revoked the consent of %s for %s, and %s's refresh tokens for the user", name, clientID, clientID)
 }

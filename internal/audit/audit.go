@@ -22,9 +22,10 @@ const (
 	TokenRevoked         = "token.revoked"
 	AssertionRefused     = "client.assertion_refused" // private_key_jwt: reason, never the assertion
 	DPoPProofRefused     = "dpop.proof_refused"       // at the token endpoint: reason, never the proof
-	ClientKeysReplaced   = "client.keys_replaced"
 	ClientCreated        = "client.created"
 	ClientDeleted        = "client.deleted"
+	ClientKeysChanged    = "client.keys_changed" // private_key_jwt keys replaced
+	ConsentRevoked       = "consent.revoked"
 	UserCreated          = "user.created"
 	UserDisabled         = "user.disabled"
 	UserEnabled          = "user.enabled"
