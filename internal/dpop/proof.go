@@ -100,9 +100,9 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if err != nil {
 		return Proof{}, err
 	}
-	var sbuf [maxRSABits / 8]byte
+	var sbuf [jws.MaxRSABits / 8]byte
 	n, ok = jws.Decode(sbuf[:], parts.Signature)
-	if !ok || !key.verify(alg, parts.SigningInput, sbuf[:n]) {
+	if !ok || !key.Verify(alg, parts.SigningInput, sbuf[:n]) {
 		return Proof{}, ErrSignature
 	}
 	n, ok = jws.Decode(buf[:], parts.Payload)
@@ -113,7 +113,7 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if err != nil {
 		return Proof{}, err
 	}
-	return c.checkClaims(cl, key.jkt, req)
+	return c.checkClaims(cl, key.Thumbprint(), req)
 }
 
 // checkClaims applies §4.3 items 8 to 11 to verified claims.
@@ -143,7 +143,7 @@ func (c *Checker) checkClaims(cl claims, jkt string, req Request) (Proof, error)
 // parseHeader checks a proof's JOSE header: strict JSON, typ dpop+jwt, an
 // accepted asymmetric alg, a public jwk, and no crit (RFC 7515 §4.1.11:
 // Rotor understands no extension). It returns the alg and the key.
-func (c *Checker) parseHeader(b []byte) (string, *publicKey, error) {
+func (c *Checker) parseHeader(b []byte) (string, *jws.JWK, error) {
 	var (
 		typ, alg     string
 		jwkRaw       []byte
@@ -174,9 +174,9 @@ func (c *Checker) parseHeader(b []byte) (string, *publicKey, error) {
 	if !hasJWK {
 		return "", nil, ErrKey
 	}
-	key, err := parseJWK(jwkRaw)
+	key, err := jws.ParseJWK(jwkRaw)
 	if err != nil {
-		return "", nil, err
+		return "", nil, ErrKey
 	}
 	return alg, key, nil
 }

@@ -1,4 +1,4 @@
-package dpop
+package jws
 
 import (
 	"crypto"
@@ -10,24 +10,14 @@ import (
 	_ "crypto/sha512" // SHA-384 and SHA-512 for ES384, RS512, ...
 	"encoding/base64"
 	"math/big"
-
-	"github.com/rotor-idp/rotor/internal/jws"
 )
 
-// A proof's key comes from its own jwk header (RFC 9449 §4.2). It is decoded
-// here straight into a crypto key, with the strict JOSE parser: the members
-// it needs, no private or symmetric member, and its RFC 7638 thumbprint
-// computed from the canonical members.
-
-// RSA modulus bounds for proof keys (RFC 7518 §3.3 asks for 2048 bits or
-// more; MaxProofLen bounds them anyway).
-const (
-	minRSABits = 2048
-	maxRSABits = 4096
-)
-
-// publicKey is a proof's key and its thumbprint.
-type publicKey struct {
+// JWK is a public key read from a JSON Web Key (RFC 7517): a DPoP proof's
+// jwk header (RFC 9449 §4.2) or a client's registered key. It is decoded
+// straight into a crypto key with the strict JOSE parser, and its RFC 7638
+// SHA-256 thumbprint computed from the canonical members. It is immutable
+// and safe for concurrent use.
+type JWK struct {
 	ec  *ecdsa.PublicKey
 	ed  ed25519.PublicKey
 	rsa *rsa.PublicKey
@@ -39,12 +29,13 @@ type jwkMembers struct {
 	kty, crv, x, y, n, e string
 }
 
-// parseJWK decodes a public EC (P-256, P-384, P-521), OKP (Ed25519) or RSA
-// (2048 to 4096 bits) jwk. Any private or symmetric member, a repeated
-// member or a member of the wrong type is refused with ErrKey.
-func parseJWK(b []byte) (*publicKey, error) {
+// ParseJWK decodes a public EC (P-256, P-384, P-521), OKP (Ed25519) or RSA
+// (MinRSABits to MaxRSABits) key. Any private or symmetric member, a
+// repeated member or a member of the wrong type is refused with ErrJWK;
+// members other than kty, crv, x, y, n and e are ignored.
+func ParseJWK(b []byte) (*JWK, error) {
 	var m jwkMembers
-	ok := jws.Walk(b, func(name, v []byte) bool {
+	ok := Walk(b, func(name, v []byte) bool {
 		var dst *string
 		switch string(name) {
 		case "kty":
@@ -64,12 +55,12 @@ func parseJWK(b []byte) (*publicKey, error) {
 		default:
 			return true
 		}
-		s, ok := jws.Unquote(v)
+		s, ok := Unquote(v)
 		*dst = s
 		return ok
 	})
 	if !ok {
-		return nil, ErrKey
+		return nil, ErrJWK
 	}
 	switch m.kty {
 	case "EC":
@@ -79,7 +70,7 @@ func parseJWK(b []byte) (*publicKey, error) {
 	case "RSA":
 		return rsaKey(m)
 	}
-	return nil, ErrKey // "oct" and anything else
+	return nil, ErrJWK // "oct" and anything else
 }
 
 // curves are the EC curves a proof key may use, with their field size in
@@ -93,66 +84,66 @@ var curves = map[string]struct {
 	"P-521": {elliptic.P521(), 66},
 }
 
-func ecKey(m jwkMembers) (*publicKey, error) {
+func ecKey(m jwkMembers) (*JWK, error) {
 	c, ok := curves[m.crv]
-	if !ok || len(m.x) != jws.EncodedLen(c.size) || len(m.y) != jws.EncodedLen(c.size) {
-		return nil, ErrKey
+	if !ok || len(m.x) != EncodedLen(c.size) || len(m.y) != EncodedLen(c.size) {
+		return nil, ErrJWK
 	}
 	var pt [1 + 2*66]byte
 	pt[0] = 4 // SEC 1 §2.3.3, uncompressed
-	nx, okx := jws.Decode(pt[1:], m.x)
-	ny, oky := jws.Decode(pt[1+c.size:], m.y)
+	nx, okx := Decode(pt[1:], m.x)
+	ny, oky := Decode(pt[1+c.size:], m.y)
 	if !okx || !oky || nx != c.size || ny != c.size {
-		return nil, ErrKey
+		return nil, ErrJWK
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(c.curve, pt[:1+2*c.size]) // on the curve, not infinity
 	if err != nil {
-		return nil, ErrKey
+		return nil, ErrJWK
 	}
 	jkt := thumbprint(`{"crv":"`, m.crv, `","kty":"EC","x":"`, m.x, `","y":"`, m.y, `"}`)
-	return &publicKey{ec: pub, jkt: jkt}, nil
+	return &JWK{ec: pub, jkt: jkt}, nil
 }
 
-func okpKey(m jwkMembers) (*publicKey, error) {
-	if m.crv != "Ed25519" || len(m.x) != jws.EncodedLen(ed25519.PublicKeySize) {
-		return nil, ErrKey
+func okpKey(m jwkMembers) (*JWK, error) {
+	if m.crv != "Ed25519" || len(m.x) != EncodedLen(ed25519.PublicKeySize) {
+		return nil, ErrJWK
 	}
 	pub := make(ed25519.PublicKey, ed25519.PublicKeySize)
-	if n, ok := jws.Decode(pub, m.x); !ok || n != ed25519.PublicKeySize {
-		return nil, ErrKey
+	if n, ok := Decode(pub, m.x); !ok || n != ed25519.PublicKeySize {
+		return nil, ErrJWK
 	}
-	return &publicKey{ed: pub, jkt: thumbprint(`{"crv":"Ed25519","kty":"OKP","x":"`, m.x, `"}`)}, nil
+	return &JWK{ed: pub, jkt: thumbprint(`{"crv":"Ed25519","kty":"OKP","x":"`, m.x, `"}`)}, nil
 }
 
-func rsaKey(m jwkMembers) (*publicKey, error) {
-	nb, ok1 := decodeUint(m.n, maxRSABits/8+1)
+func rsaKey(m jwkMembers) (*JWK, error) {
+	nb, ok1 := decodeUint(m.n, MaxRSABits/8+1)
 	eb, ok2 := decodeUint(m.e, 4)
 	if !ok1 || !ok2 || len(eb) == 0 {
-		return nil, ErrKey
+		return nil, ErrJWK
 	}
 	e := 0
 	for _, c := range eb {
 		e = e<<8 | int(c)
 	}
 	n := new(big.Int).SetBytes(nb)
-	if n.BitLen() < minRSABits || n.BitLen() > maxRSABits || e < 3 || e&1 == 0 || e > 1<<31-1 {
-		return nil, ErrKey
+	if n.BitLen() < MinRSABits || n.BitLen() > MaxRSABits || e < 3 || e&1 == 0 || e > 1<<31-1 {
+		return nil, ErrJWK
 	}
 	// RFC 7638 §3.2 hashes the minimal encodings (RFC 7518 §6.3.1): a
 	// value sent with leading zero octets is re-encoded.
 	jkt := thumbprint(`{"e":"`, base64.RawURLEncoding.EncodeToString(eb), `","kty":"RSA","n":"`, base64.RawURLEncoding.EncodeToString(nb), `"}`)
-	return &publicKey{rsa: &rsa.PublicKey{N: n, E: e}, jkt: jkt}, nil
+	return &JWK{rsa: &rsa.PublicKey{N: n, E: e}, jkt: jkt}, nil
 }
 
 // decodeUint decodes a base64url unsigned integer of at most max octets
 // after its leading zero octets, which it drops.
 func decodeUint(s string, max int) ([]byte, bool) {
-	n := jws.DecodedLen(len(s))
+	n := DecodedLen(len(s))
 	if n <= 0 || n > max+8 {
 		return nil, false
 	}
 	b := make([]byte, n)
-	if _, ok := jws.Decode(b, s); !ok {
+	if _, ok := Decode(b, s); !ok {
 		return nil, false
 	}
 	for len(b) > 0 && b[0] == 0 {
@@ -172,10 +163,14 @@ func thumbprint(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
 }
 
-// verify checks sig over the JWS signing input for alg (RFC 7518 §3.3-3.5,
+// Thumbprint is the key's RFC 7638 SHA-256 thumbprint, base64url: a DPoP
+// jkt (RFC 9449 §6.1).
+func (k *JWK) Thumbprint() string { return k.jkt }
+
+// Verify checks sig over the JWS signing input for alg (RFC 7518 §3.3-3.5,
 // RFC 8037 §3.1). The key must be of alg's kind, and for ECDSA on alg's
 // curve.
-func (k *publicKey) verify(alg, input string, sig []byte) bool {
+func (k *JWK) Verify(alg, input string, sig []byte) bool {
 	switch alg {
 	case "EdDSA":
 		return k.ed != nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, []byte(input), sig)
@@ -212,7 +207,7 @@ func (k *publicKey) verify(alg, input string, sig []byte) bool {
 
 // verifyEC checks a JWS ECDSA signature, R and S as fixed-size big-endian
 // octets (RFC 7518 §3.4).
-func (k *publicKey) verifyEC(curve elliptic.Curve, h crypto.Hash, input string, sig []byte) bool {
+func (k *JWK) verifyEC(curve elliptic.Curve, h crypto.Hash, input string, sig []byte) bool {
 	if k.ec == nil || k.ec.Curve != curve {
 		return false
 	}
