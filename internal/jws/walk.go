@@ -32,3 +32,9 @@ func Unquote(lit []byte) (string, bool) {
 	var s string
 	return s, json.Unmarshal(lit, &s) == nil
 }
+
+// ParseClaims decodes a JWT claims set with the rules Verify applies to an
+// access token's (strict JSON, registered claims of their registered types),
+// for JWTs that other code verifies, such as client assertions. The strings
+// alias payload, which must not be modified afterwards.
+func ParseClaims(payload []byte) (Claims, error) { return parseClaims(payload) }
