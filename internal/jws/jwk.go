@@ -181,7 +181,7 @@ func (k *JWK) Verify(alg, input string, sig []byte) bool {
 	case "ES512":
 		return k.verifyEC(elliptic.P521(), crypto.SHA512, input, sig)
 	}
-	if k.rsa == nil || len(sig) != k.rsa.Size() {
+	if k.rsa == nil || len(alg) != 5 || len(sig) != k.rsa.Size() {
 		return false
 	}
 	var h crypto.Hash

@@ -131,3 +131,31 @@ func TestParseJWKLeadingZero(t *testing.T) {
 		t.Errorf("padded modulus: %v, thumbprint %v", err, got)
 	}
 }
+
+// FuzzParseJWK: no input makes ParseJWK panic, and an accepted key always
+// has a thumbprint and verifies nothing that is not a signature.
+func FuzzParseJWK(f *testing.F) {
+	for _, s := range []string{
+		`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`,
+		`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`,
+		`{"kty":"RSA","e":"AQAB","n":"AA"}`,
+		`{"kty":"oct","k":"AA"}`,
+		`{}`, `null`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := jws.ParseJWK(b)
+		if err != nil {
+			return
+		}
+		if k.Thumbprint() == "" {
+			t.Fatal("accepted key without a thumbprint")
+		}
+		for _, alg := range []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256", "none", "HS256"} {
+			if k.Verify(alg, "a.b", make([]byte, 64)) {
+				t.Fatalf("%s: a zero signature verified", alg)
+			}
+		}
+	})
+}
