@@ -1,15 +1,13 @@
 package idp
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/rotor-idp/rotor/internal/jws"
 
 	"github.com/rotor-idp/rotor/internal/audit"
 )
@@ -40,17 +38,6 @@ var (
 	errAssertionTime    = errors.New("iat or nbf in the future")
 	errAssertionReplay  = errors.New("assertion jti already used")
 )
-
-// assertionClaims are what Rotor reads of a client assertion (RFC 7523 §3).
-type assertionClaims struct {
-	Issuer   string      `json:"iss"`
-	Subject  string      `json:"sub"`
-	Audience audience    `json:"aud"`
-	Expiry   json.Number `json:"exp"`
-	IssuedAt json.Number `json:"iat"`
-	NotBef   json.Number `json:"nbf"`
-	JTI      string      `json:"jti"`
-}
 
 // usesAssertion reports whether the request authenticates with an assertion.
 func usesAssertion(f form) bool {
@@ -86,38 +73,28 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 		return Client{}, errAssertionType
 	}
 	raw := f.get("client_assertion")
-	if raw == "" || len(raw) > maxAssertionLen || strings.Count(raw, ".") != 2 {
+	if raw == "" || len(raw) > maxAssertionLen {
 		return Client{}, errAssertionShape
 	}
-	// One parse: the key provider reads the (not yet verified) claims to
-	// find the client, and offers jws.Verify that client's keys.
-	var (
-		c       Client
-		cl      assertionClaims
-		lookErr error
-	)
-	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
-		c, cl, lookErr = s.assertionClient(r, f, msg.Payload())
-		if lookErr == nil {
-			lookErr = s.assertionKeys(sink, sig.ProtectedHeaders(), c)
-		}
-		return lookErr
-	})
-	_, err := jws.Verify([]byte(raw), jws.WithCompact(), jws.WithKeyProvider(provider))
-	switch {
-	case lookErr != nil:
-		return c, lookErr
-	case c.ID == "":
-		return c, errAssertionShape
-	case err != nil:
-		return c, errAssertionSig
+	// One strict parse: the (not yet verified) claims name the client,
+	// whose registered keys of the header's algorithm are then tried.
+	a, err := parseAssertion(raw)
+	if err != nil {
+		return Client{}, err
 	}
-	now := s.now()
-	exp, err := s.checkAssertionClaims(r, c, cl, now)
+	c, err := s.assertionClient(r, f, a.claims.Subject)
 	if err != nil {
 		return c, err
 	}
-	fresh, err := s.replay.UseOnce(r.Context(), replayKey("client-assertion", c.ID, cl.JTI), exp, now)
+	if !s.assertionVerifies(a, c) {
+		return c, errAssertionSig
+	}
+	now := s.now()
+	exp, err := s.checkAssertionClaims(r, c, a.claims, now)
+	if err != nil {
+		return c, err
+	}
+	fresh, err := s.replay.UseOnce(r.Context(), replayKey("client-assertion", c.ID, a.claims.JWTID), exp, now)
 	if err != nil {
 		return c, storeError(err)
 	}
@@ -127,57 +104,57 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 	return c, nil
 }
 
-// assertionClient decodes an assertion's claims and returns the client its
-// sub names, which must be registered for private_key_jwt. The claims are
-// trusted only once the signature verifies with that client's key.
-func (s *server) assertionClient(r *http.Request, f form, payload []byte) (Client, assertionClaims, error) {
-	var cl assertionClaims
-	if json.Unmarshal(payload, &cl) != nil || cl.Subject == "" || len(cl.Subject) > maxClientIDLen {
-		return Client{}, cl, errAssertionShape
+// assertionClient returns the client an assertion's sub names, which must
+// be registered for private_key_jwt. The claims are trusted only once the
+// signature verifies with that client's key.
+func (s *server) assertionClient(r *http.Request, f form, sub string) (Client, error) {
+	if sub == "" || len(sub) > maxClientIDLen {
+		return Client{}, errAssertionShape
 	}
-	if bodyID := f.get("client_id"); bodyID != "" && bodyID != cl.Subject {
-		return Client{}, cl, errAssertionSubject
+	if bodyID := f.get("client_id"); bodyID != "" && bodyID != sub {
+		return Client{}, errAssertionSubject
 	}
-	c, err := s.client(r, cl.Subject)
+	c, err := s.client(r, sub)
 	switch {
 	case errors.Is(err, ErrNotFound) || err == nil && c.AuthMethod != AuthPrivateKeyJWT:
-		return Client{ID: cl.Subject}, cl, errAssertionClient
+		return Client{ID: sub}, errAssertionClient
 	case err != nil:
-		return Client{}, cl, storeError(err)
+		return Client{}, storeError(err)
 	}
-	return c, cl, nil
+	return c, nil
 }
 
-// assertionKeys offers the client's registered keys of the header's
+// assertionVerifies tries the client's registered keys of the header's
 // algorithm (and kid, if both name one): a key verifies only with the
 // algorithm it was registered with, so none, HMAC and algorithm
 // substitution never pass.
-func (s *server) assertionKeys(sink jws.KeySink, h jws.Headers, c Client) error {
-	alg, ok := h.Algorithm()
-	if !ok || !validAssertionAlg(alg.String()) {
-		return errAssertionSig
+func (s *server) assertionVerifies(a assertion, c Client) bool {
+	if !validAssertionAlg(a.alg) {
+		return false
 	}
-	set, err := s.clientKeys.get(c.JWKS)
+	keys, err := s.clientKeys.get(c.JWKS)
 	if err != nil {
-		return errAssertionSig
+		return false
 	}
-	kid, _ := h.KeyID()
-	for i := range set.Len() {
-		k, _ := set.Key(i)
-		if ka, _ := k.Algorithm(); ka.String() != alg.String() {
+	var sbuf [jws.MaxRSABits / 8]byte
+	n, ok := jws.Decode(sbuf[:], a.parts.Signature)
+	if !ok {
+		return false
+	}
+	for _, k := range keys {
+		if k.alg != a.alg || a.kid != "" && k.kid != "" && k.kid != a.kid {
 			continue
 		}
-		if kk, _ := k.KeyID(); kid != "" && kk != "" && kk != kid {
-			continue
+		if k.key.Verify(a.alg, a.parts.SigningInput, sbuf[:n]) {
+			return true
 		}
-		sink.Key(alg, k)
 	}
-	return nil
+	return false
 }
 
 // checkAssertionClaims applies RFC 7523 §3 and returns the assertion's
 // expiry, until which its jti is kept.
-func (s *server) checkAssertionClaims(r *http.Request, c Client, cl assertionClaims, now time.Time) (time.Time, error) {
+func (s *server) checkAssertionClaims(r *http.Request, c Client, cl jws.Claims, now time.Time) (time.Time, error) {
 	if cl.Issuer != c.ID || cl.Subject != c.ID {
 		return time.Time{}, errAssertionSubject
 	}
@@ -191,23 +168,15 @@ func (s *server) checkAssertionClaims(r *http.Request, c Client, cl assertionCla
 	if !okAud {
 		return time.Time{}, errAssertionAud
 	}
-	expS, err := cl.Expiry.Int64()
-	if err != nil || cl.JTI == "" || len(cl.JTI) > 256 {
+	if !cl.ExpiresAt.Set || cl.JWTID == "" || len(cl.JWTID) > 256 {
 		return time.Time{}, errAssertionShape
 	}
-	exp := time.Unix(expS, 0)
+	exp := cl.ExpiresAt.Time
 	if !now.Before(exp) || exp.Sub(now) > maxAssertionLifetime+assertionSkew {
 		return time.Time{}, errAssertionExp
 	}
-	for _, n := range []json.Number{cl.IssuedAt, cl.NotBef} {
-		if n == "" {
-			continue
-		}
-		v, err := n.Int64()
-		if err != nil {
-			return time.Time{}, errAssertionShape
-		}
-		if time.Unix(v, 0).After(now.Add(assertionSkew)) {
+	for _, t := range []jws.NumericDate{cl.IssuedAt, cl.NotBefore} {
+		if t.Set && t.Time.After(now.Add(assertionSkew)) {
 			return time.Time{}, errAssertionTime
 		}
 	}

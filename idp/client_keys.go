@@ -13,6 +13,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // Client keys for private_key_jwt (RFC 7523 §2.2, OIDC Core §9): Rotor keeps
@@ -29,7 +31,7 @@ var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // ParseClientJWKS checks a client's JWKS and returns it normalised: public
 // keys only (a private member anywhere is refused, since Rotor must never
-// hold a client's private key), at most ten, each RSA (2048 bits or more),
+// hold a client's private key), at most ten, each RSA (2048 to 4096 bits),
 // P-256 or Ed25519 with its algorithm set, RS256, PS256, ES256 or EdDSA. An
 // RSA key must name its algorithm; EC and OKP keys get theirs from the curve.
 func ParseClientJWKS(raw []byte) (string, error) {
@@ -86,8 +88,8 @@ func keyAlg(k jwk.Key) (jwa.SignatureAlgorithm, error) {
 	var alg string
 	switch pk := raw.(type) {
 	case *rsa.PublicKey:
-		if pk.N.BitLen() < 2048 {
-			return jwa.EmptySignatureAlgorithm(), errors.New("RSA keys must have at least 2048 bits")
+		if pk.N.BitLen() < jws.MinRSABits || pk.N.BitLen() > jws.MaxRSABits {
+			return jwa.EmptySignatureAlgorithm(), errors.New("RSA keys must have 2048 to 4096 bits")
 		}
 		if declared != "RS256" && declared != "PS256" {
 			return jwa.EmptySignatureAlgorithm(), errors.New(`an RSA key must declare "alg": "RS256" or "PS256"`)
@@ -110,28 +112,61 @@ func keyAlg(k jwk.Key) (jwa.SignatureAlgorithm, error) {
 	return a, nil
 }
 
-// clientKeySets caches parsed client key sets by their JSON, so that an
-// assertion does not parse the client's JWKS again.
-type clientKeySets struct {
-	mu   sync.Mutex
-	sets map[string]jwk.Set
+// clientKey is one registered key, decoded for verification.
+type clientKey struct {
+	alg, kid string
+	key      *jws.JWK
 }
 
-func (c *clientKeySets) get(raw string) (jwk.Set, error) {
+// clientKeySets caches decoded client key sets by their JSON, so that an
+// assertion does not decode the client's JWKS again.
+type clientKeySets struct {
+	mu   sync.Mutex
+	sets map[string][]clientKey
+}
+
+func (c *clientKeySets) get(raw string) ([]clientKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.sets[raw]; ok {
 		return s, nil
 	}
-	s, err := jwk.Parse([]byte(raw))
+	s, err := decodeClientKeys(raw)
 	if err != nil {
 		return nil, err
 	}
 	if c.sets == nil || len(c.sets) >= 1024 {
-		c.sets = make(map[string]jwk.Set) // bounded: start over
+		c.sets = make(map[string][]clientKey) // bounded: start over
 	}
 	c.sets[raw] = s
 	return s, nil
+}
+
+// decodeClientKeys decodes a JWKS that ParseClientJWKS normalised. A key
+// the strict decoder refuses is left out: it can verify nothing.
+func decodeClientKeys(raw string) ([]clientKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(raw), &set); err != nil {
+		return nil, err
+	}
+	keys := make([]clientKey, 0, len(set.Keys))
+	for _, m := range set.Keys {
+		var meta struct {
+			Alg string `json:"alg"`
+			Kid string `json:"kid"`
+		}
+		if json.Unmarshal(m, &meta) != nil || !validAssertionAlg(meta.Alg) {
+			continue
+		}
+		k, err := jws.ParseJWK(m)
+		if err != nil {
+			continue
+		}
+		keys = append(keys, clientKey{alg: meta.Alg, kid: meta.Kid, key: k})
+	}
+	return keys, nil
 }
 
 func validAssertionAlg(a string) bool { return slices.Contains(AssertionAlgs, a) }

@@ -1,21 +1,16 @@
 package dpop
 
 import (
-	"context"
-	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/rotor-idp/rotor/internal/jws"
 )
 
 // HeaderName is the request header that carries a proof (RFC 9449 §4.1) and
@@ -80,102 +75,110 @@ type Request struct {
 	Now         time.Time //
 }
 
-// claims are the proof's payload (RFC 9449 §4.2).
-type claims struct {
-	JTI   string          `json:"jti"`
-	HTM   string          `json:"htm"`
-	HTU   string          `json:"htu"`
-	IAT   json.Number     `json:"iat"`
-	ATH   string          `json:"ath"`
-	Nonce json.RawMessage `json:"nonce"`
-}
-
 // Check verifies proof against req per RFC 9449 §4.3, except jti replay and
 // the nonce, which need the caller's state. It returns one of the errors
-// above.
+// above. The proof is parsed once, with Rotor's strict JOSE parser: the
+// header (typ, an accepted asymmetric alg, a public jwk) is checked before
+// the signature, and the claims are decoded only once it verifies.
 func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if proof == "" {
 		return Proof{}, ErrMissing
 	}
-	if len(proof) > MaxProofLen || strings.Count(proof, ".") != 2 {
+	if len(proof) > MaxProofLen {
 		return Proof{}, ErrMalformed
 	}
-	// One parse: the key provider checks the header and hands jws.Verify
-	// the header's own key, which is what a proof is signed with (§4.3).
-	var (
-		key       jwk.Key
-		headerErr error
-	)
-	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
-		key, headerErr = c.headerKey(sig.ProtectedHeaders())
-		if headerErr != nil {
-			return headerErr
-		}
-		alg, _ := sig.ProtectedHeaders().Algorithm()
-		sink.Key(alg, key)
-		return nil
-	})
-	payload, err := jws.Verify([]byte(proof), jws.WithCompact(), jws.WithKeyProvider(provider))
-	switch {
-	case headerErr != nil:
-		return Proof{}, headerErr
-	case key == nil:
+	parts, err := jws.Split(proof)
+	if err != nil {
 		return Proof{}, ErrMalformed
-	case err != nil:
+	}
+	var buf [MaxProofLen]byte // the header, then the payload: each shorter than the proof
+	n, ok := jws.Decode(buf[:], parts.Header)
+	if !ok {
+		return Proof{}, ErrMalformed
+	}
+	alg, key, err := c.parseHeader(buf[:n])
+	if err != nil {
+		return Proof{}, err
+	}
+	var sbuf [jws.MaxRSABits / 8]byte
+	n, ok = jws.Decode(sbuf[:], parts.Signature)
+	if !ok || !key.Verify(alg, parts.SigningInput, sbuf[:n]) {
 		return Proof{}, ErrSignature
 	}
-	var cl claims
-	if err := json.Unmarshal(payload, &cl); err != nil || cl.JTI == "" || len(cl.JTI) > 256 || cl.HTM == "" || cl.HTU == "" {
+	n, ok = jws.Decode(buf[:], parts.Payload)
+	if !ok {
 		return Proof{}, ErrClaims
 	}
-	iat, err := cl.IAT.Int64()
+	cl, err := parseClaims(buf[:n])
 	if err != nil {
-		return Proof{}, ErrClaims
+		return Proof{}, err
 	}
-	var nonce string
-	if len(cl.Nonce) > 0 && json.Unmarshal(cl.Nonce, &nonce) != nil {
-		return Proof{}, ErrClaims
-	}
+	return c.checkClaims(cl, key.Thumbprint(), req)
+}
+
+// checkClaims applies §4.3 items 8 to 11 to verified claims.
+func (c *Checker) checkClaims(cl claims, jkt string, req Request) (Proof, error) {
 	if cl.HTM != req.Method {
 		return Proof{}, ErrMethod
 	}
 	if !SameURI(cl.HTU, req.URI) {
 		return Proof{}, ErrURI
 	}
-	issued := time.Unix(iat, 0)
+	issued := time.Unix(cl.IAT, 0)
 	maxAge, skew := c.window()
 	if req.Now.Sub(issued) > maxAge || issued.Sub(req.Now) > skew {
 		return Proof{}, ErrIssuedAt
 	}
 	if req.AccessToken != "" {
 		sum := sha256.Sum256([]byte(req.AccessToken))
-		want := base64.RawURLEncoding.EncodeToString(sum[:])
-		if subtle.ConstantTimeCompare([]byte(cl.ATH), []byte(want)) != 1 {
+		var want [43]byte
+		base64.RawURLEncoding.Encode(want[:], sum[:])
+		if subtle.ConstantTimeCompare([]byte(cl.ATH), want[:]) != 1 {
 			return Proof{}, ErrAth
 		}
 	}
-	jkt, err := Thumbprint(key)
-	if err != nil {
-		return Proof{}, ErrKey
-	}
-	return Proof{JKT: jkt, JTI: cl.JTI, Nonce: nonce, IssuedAt: issued, Expires: issued.Add(maxAge + skew)}, nil
+	return Proof{JKT: jkt, JTI: cl.JTI, Nonce: cl.Nonce, IssuedAt: issued, Expires: issued.Add(maxAge + skew)}, nil
 }
 
-// headerKey checks a proof's header (typ, an accepted asymmetric alg, a
-// public jwk) and returns its key.
-func (c *Checker) headerKey(h jws.Headers) (jwk.Key, error) {
-	if typ, _ := h.Type(); typ != proofType {
-		return nil, ErrType
+// parseHeader checks a proof's JOSE header: strict JSON, typ dpop+jwt, an
+// accepted asymmetric alg, a public jwk, and no crit (RFC 7515 §4.1.11:
+// Rotor understands no extension). It returns the alg and the key.
+func (c *Checker) parseHeader(b []byte) (string, *jws.JWK, error) {
+	var (
+		typ, alg     string
+		jwkRaw       []byte
+		hasJWK, crit bool
+		typOK, algOK = true, true
+	)
+	if !jws.Walk(b, func(name, v []byte) bool {
+		switch string(name) {
+		case "typ":
+			typ, typOK = jws.Unquote(v)
+		case "alg":
+			alg, algOK = jws.Unquote(v)
+		case "jwk":
+			jwkRaw, hasJWK = v, true
+		case "crit":
+			crit = true
+		}
+		return true
+	}) || crit {
+		return "", nil, ErrMalformed
 	}
-	alg, ok := h.Algorithm()
-	if !ok || !slices.Contains(c.algs(), alg.String()) || alg.IsSymmetric() {
-		return nil, ErrAlg
+	if !typOK || typ != proofType {
+		return "", nil, ErrType
 	}
-	key, ok := h.JWK()
-	if !ok || key.KeyType() == jwa.OctetSeq() || isPrivate(key) {
-		return nil, ErrKey
+	if !algOK || !slices.Contains(c.algs(), alg) || !slices.Contains(DefaultAlgs, alg) {
+		return "", nil, ErrAlg
 	}
-	return key, nil
+	if !hasJWK {
+		return "", nil, ErrKey
+	}
+	key, err := jws.ParseJWK(jwkRaw)
+	if err != nil {
+		return "", nil, ErrKey
+	}
+	return alg, key, nil
 }
 
 func (c *Checker) algs() []string {
@@ -194,33 +197,6 @@ func (c *Checker) window() (maxAge, skew time.Duration) {
 		skew = 5 * time.Second
 	}
 	return maxAge, skew
-}
-
-// isPrivate reports whether k carries private members (RFC 9449 §4.3 item 7).
-func isPrivate(k jwk.Key) bool {
-	if p, ok := k.(interface{ IsPrivate() bool }); ok && p.IsPrivate() {
-		return true
-	}
-	for _, m := range privateMembers {
-		if k.Has(m) {
-			return true
-		}
-	}
-	return false
-}
-
-// privateMembers are the JWK members of private and symmetric keys (RFC 7518
-// §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
-// Thumbprint is the RFC 7638 SHA-256 thumbprint of k, base64url: the jkt of
-// RFC 9449 §6.1.
-func Thumbprint(k jwk.Key) (string, error) {
-	tp, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
 // SameURI compares an htu with the request URI (RFC 9449 §4.3 item 9):

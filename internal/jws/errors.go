@@ -23,4 +23,5 @@ var (
 	ErrKeyMismatch    = &Error{"key does not match alg"}
 	ErrSignature      = &Error{"bad signature"}
 	ErrClaims         = &Error{"malformed claims"}
+	ErrJWK            = &Error{"not a public EC, OKP or RSA JWK"}
 )
