@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/rotor-idp/rotor/internal/audit"
@@ -96,14 +97,14 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 		cl      assertionClaims
 		lookErr error
 	)
-	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
+	provider := jws.KeyProviderFunc(func(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
 		c, cl, lookErr = s.assertionClient(r, f, msg.Payload())
 		if lookErr == nil {
-			lookErr = s.assertionKeys(sink, sig.ProtectedHeaders(), c)
+			lookErr = s.assertionKeys(ctx, sink, sig.ProtectedHeaders(), c)
 		}
 		return lookErr
 	})
-	_, err := jws.Verify([]byte(raw), jws.WithCompact(), jws.WithKeyProvider(provider))
+	_, err := jws.Verify([]byte(raw), jws.WithCompact(), jws.WithKeyProvider(provider), jws.WithContext(r.Context()))
 	switch {
 	case lookErr != nil:
 		return c, lookErr
@@ -152,27 +153,45 @@ func (s *server) assertionClient(r *http.Request, f form, payload []byte) (Clien
 // algorithm (and kid, if both name one): a key verifies only with the
 // algorithm it was registered with, so none, HMAC and algorithm
 // substitution never pass.
-func (s *server) assertionKeys(sink jws.KeySink, h jws.Headers, c Client) error {
+func (s *server) assertionKeys(ctx context.Context, sink jws.KeySink, h jws.Headers, c Client) error {
 	alg, ok := h.Algorithm()
 	if !ok || !validAssertionAlg(alg.String()) {
 		return errAssertionSig
 	}
-	set, err := s.clientKeys.get(c.JWKS)
-	if err != nil {
+	kid, _ := h.KeyID()
+	var (
+		set jwk.Set
+		err error
+	)
+	if c.JWKSURI != "" {
+		miss := func(set jwk.Set) bool { return len(assertionCandidates(set, alg.String(), kid)) == 0 }
+		if set, err = s.clientJWKS.keys(ctx, c, s.now(), miss); err != nil {
+			return err
+		}
+	} else if set, err = s.clientKeys.get(c.JWKS); err != nil {
 		return errAssertionSig
 	}
-	kid, _ := h.KeyID()
+	for _, k := range assertionCandidates(set, alg.String(), kid) {
+		sink.Key(alg, k)
+	}
+	return nil
+}
+
+// assertionCandidates are the keys of set registered for alg and, if both
+// name one, with kid.
+func assertionCandidates(set jwk.Set, alg, kid string) []jwk.Key {
+	var out []jwk.Key
 	for i := range set.Len() {
 		k, _ := set.Key(i)
-		if ka, _ := k.Algorithm(); ka.String() != alg.String() {
+		if ka, _ := k.Algorithm(); ka.String() != alg {
 			continue
 		}
 		if kk, _ := k.KeyID(); kid != "" && kk != "" && kk != kid {
 			continue
 		}
-		sink.Key(alg, k)
+		out = append(out, k)
 	}
-	return nil
+	return out
 }
 
 // checkAssertionClaims applies RFC 7523 §3 and returns the assertion's
