@@ -55,6 +55,7 @@ type ClientSpec struct {
 	// registers JWKS (public keys, see ParseClientJWKS) instead.
 	AuthMethod string
 	JWKS       []byte
+	JWKSURI    string // instead of JWKS: where the client publishes them (see CheckJWKSURI)
 }
 
 // NewClient validates spec and returns the client to store and, for a
@@ -106,6 +107,14 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 	switch {
 	case spec.AuthMethod == AuthPrivateKeyJWT && spec.Public:
 		return Client{}, "", errors.New("a public client cannot authenticate; private_key_jwt is for confidential clients")
+	case spec.AuthMethod == AuthPrivateKeyJWT && len(spec.JWKS) > 0 && spec.JWKSURI != "":
+		return Client{}, "", errors.New("client keys: give a JWKS or a jwks_uri, not both")
+	case spec.AuthMethod == AuthPrivateKeyJWT && spec.JWKSURI != "":
+		if err := CheckJWKSURI(spec.JWKSURI); err != nil {
+			return Client{}, "", fmt.Errorf("client keys: %w", err)
+		}
+		c.AuthMethod, c.JWKSURI = AuthPrivateKeyJWT, spec.JWKSURI
+		return c, "", nil
 	case spec.AuthMethod == AuthPrivateKeyJWT:
 		jwks, err := ParseClientJWKS(spec.JWKS)
 		if err != nil {
@@ -115,7 +124,7 @@ func NewClient(spec ClientSpec, now time.Time) (Client, string, error) {
 		return c, "", nil
 	case spec.AuthMethod != "":
 		return Client{}, "", fmt.Errorf("unknown authentication method %q (want %s, or none for a client secret)", spec.AuthMethod, AuthPrivateKeyJWT)
-	case len(spec.JWKS) > 0:
+	case len(spec.JWKS) > 0 || spec.JWKSURI != "":
 		return Client{}, "", errors.New("keys are only for --auth-method " + AuthPrivateKeyJWT)
 	case spec.Public:
 		return c, "", nil

@@ -1,9 +1,11 @@
 package idp
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,7 +88,11 @@ func (s *server) checkAssertion(r *http.Request, f form) (Client, error) {
 	if err != nil {
 		return c, err
 	}
-	if !s.assertionVerifies(a, c) {
+	ok, err := s.assertionVerifies(r.Context(), a, c)
+	if err != nil {
+		return c, err // the client's jwks_uri failed; the reason is logged
+	}
+	if !ok {
 		return c, errAssertionSig
 	}
 	now := s.now()
@@ -128,28 +134,42 @@ func (s *server) assertionClient(r *http.Request, f form, sub string) (Client, e
 // algorithm (and kid, if both name one): a key verifies only with the
 // algorithm it was registered with, so none, HMAC and algorithm
 // substitution never pass.
-func (s *server) assertionVerifies(a assertion, c Client) bool {
+//
+// A client registered with a jwks_uri gets its keys from there (see
+// client_jwks_uri.go); an error is only ever that fetch's.
+func (s *server) assertionVerifies(ctx context.Context, a assertion, c Client) (bool, error) {
 	if !validAssertionAlg(a.alg) {
-		return false
+		return false, nil
 	}
-	keys, err := s.clientKeys.get(c.JWKS)
-	if err != nil {
-		return false
+	var (
+		keys []clientKey
+		err  error
+	)
+	if c.JWKSURI != "" {
+		miss := func(keys []clientKey) bool { return !slices.ContainsFunc(keys, a.fits) }
+		if keys, err = s.clientJWKS.keys(ctx, c, s.now(), miss); err != nil {
+			return false, err
+		}
+	} else if keys, err = s.clientKeys.get(c.JWKS); err != nil {
+		return false, nil
 	}
 	var sbuf [jws.MaxRSABits / 8]byte
 	n, ok := jws.Decode(sbuf[:], a.parts.Signature)
 	if !ok {
-		return false
+		return false, nil
 	}
 	for _, k := range keys {
-		if k.alg != a.alg || a.kid != "" && k.kid != "" && k.kid != a.kid {
-			continue
-		}
-		if k.key.Verify(a.alg, a.parts.SigningInput, sbuf[:n]) {
-			return true
+		if a.fits(k) && k.key.Verify(a.alg, a.parts.SigningInput, sbuf[:n]) {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
+}
+
+// fits reports whether k was registered for the assertion's algorithm and,
+// if both name one, its kid.
+func (a assertion) fits(k clientKey) bool {
+	return k.alg == a.alg && (a.kid == "" || k.kid == "" || k.kid == a.kid)
 }
 
 // checkAssertionClaims applies RFC 7523 §3 and returns the assertion's

@@ -196,6 +196,7 @@ type server struct {
 
 	clientCache *clientCache
 	clientKeys  clientKeySets
+	clientJWKS  *clientJWKSURIs
 
 	unavailableLog logLimiter // rate-limits the log lines of 503 answers
 }
@@ -241,6 +242,7 @@ func newServer(cfg Config, deps Deps) *server {
 		signing: newSignQueue(runtime.GOMAXPROCS(0)),
 
 		clientCache: newClientCache(cfg.ClientCacheTTL),
+		clientJWKS:  newClientJWKSURIs(),
 	}
 	s.hasher.metrics = cfg.Metrics
 	s.metadata = s.buildMetadata()

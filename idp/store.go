@@ -63,6 +63,7 @@ type Client struct {
 	// No shared secrets (client_keys.go, dpop.go).
 	AuthMethod  string // "" (secret, or none when Public) or AuthPrivateKeyJWT
 	JWKS        string // the client's public keys (a JWKS, JSON) for AuthPrivateKeyJWT
+	JWKSURI     string // or the https URL they are fetched from (client_jwks_uri.go); never both
 	RequireDPoP bool   // every token request must carry a DPoP proof (RFC 9449 §5)
 }
 
@@ -175,9 +176,13 @@ type ClientStore interface {
 	ClientByID(ctx context.Context, id string) (Client, error)
 	// Clients returns every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
-	// SetClientKeys replaces the JWKS of a private_key_jwt client (a key
-	// rotation); ErrNotFound if no such client uses private_key_jwt.
+	// SetClientKeys replaces the JWKS of a private_key_jwt client, dropping
+	// any jwks_uri (a key rotation); ErrNotFound if no such client uses
+	// private_key_jwt.
 	SetClientKeys(ctx context.Context, id, jwks string) error
+	// SetClientKeysURI points a private_key_jwt client at the URL of its
+	// JWKS, dropping any JWKS held; ErrNotFound as for SetClientKeys.
+	SetClientKeysURI(ctx context.Context, id, uri string) error
 	// DeleteClient deletes the client and, in one transaction, every
 	// refresh-token family issued to it, its authorization codes and the
 	// consents given to it; ErrNotFound if none.

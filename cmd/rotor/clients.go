@@ -20,9 +20,9 @@ var clientsFlags = []flagger{(*config).storeFlags, (*config).jsonFlag, (*config)
 var clientsCommands = []command{
 	{group: "clients", name: "add", args: []string{"ID"},
 		synopsis: `--grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] ` +
-			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]`,
+			`[--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F | --jwks-uri URL]`,
 		flags: append([]flagger{(*config).clientFlags}, clientsFlags...), run: withStore(forAdmin, clientsAdd)},
-	{group: "clients", name: "set-keys", args: []string{"ID"}, synopsis: "--jwks-file F",
+	{group: "clients", name: "set-keys", args: []string{"ID"}, synopsis: "--jwks-file F | --jwks-uri URL",
 		flags: append([]flagger{(*config).clientKeyFlags}, clientsFlags...), run: withStore(forAdmin, clientsSetKeys)},
 	{group: "clients", name: "list",
 		flags: clientsFlags, run: withStore(forAdmin, clientsList)},
@@ -44,6 +44,7 @@ type clientSpec struct {
 	requireDPoP                     bool
 	authMethod                      string
 	jwksFile                        string
+	jwksURI                         string
 }
 
 // clientFlags describe a new client.
@@ -57,7 +58,7 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 	fs.Var(&c.client.logoutURIs, "post-logout-redirect-uris", "where logout may send the browser back to, matched like redirect URIs")
 	fs.BoolVar(&c.client.firstParty, "first-party", false, "a first-party app: users are not asked for consent")
 	fs.BoolVar(&c.client.requireDPoP, "require-dpop", false, "every token request must carry a DPoP proof: its tokens are bound to the client's key (RFC 9449)")
-	fs.StringVar(&c.client.authMethod, "auth-method", "", "private_key_jwt: the client signs assertions with its own key (RFC 7523) and gets no secret; needs --jwks-file")
+	fs.StringVar(&c.client.authMethod, "auth-method", "", "private_key_jwt: the client signs assertions with its own key (RFC 7523) and gets no secret; needs --jwks-file or --jwks-uri")
 	c.clientKeyFlags(fs)
 	fs.StringVar(&c.client.name, "name", "", "name shown on the login and consent pages (default: the client ID)")
 	fs.BoolVar(&c.client.introspect, "introspect", false, "may introspect access tokens issued to other clients (a resource server); without it, only its own")
@@ -65,9 +66,11 @@ func (c *config) clientFlags(fs *flag.FlagSet) {
 		"let a --public client use the password grant: password login with no client authentication (RFC 9700 §2.4); prefer authorization_code")
 }
 
-// clientKeyFlags name the file of a client's public keys.
+// clientKeyFlags name a client's public keys: a file, or the URL the client
+// publishes them at.
 func (c *config) clientKeyFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.client.jwksFile, "jwks-file", "", "the client's public keys, a JWKS file (RS256, PS256, ES256 or EdDSA; private members are refused)")
+	fs.StringVar(&c.client.jwksURI, "jwks-uri", "", "instead of --jwks-file: the https URL the client publishes its public keys at, fetched and cached by Rotor (http only on loopback)")
 }
 
 // readJWKS reads --jwks-file, if given.
@@ -87,15 +90,27 @@ func clientsSetKeys(ctx context.Context, in *invocation, be *backend) error {
 	if err != nil {
 		return err
 	}
-	if raw == nil {
-		return usagef("--jwks-file is required")
-	}
-	jwks, err := idp.ParseClientJWKS(raw)
-	if err != nil {
-		return fmt.Errorf("client keys: %w", err)
+	uri := in.cfg.client.jwksURI
+	switch {
+	case raw == nil && uri == "":
+		return usagef("--jwks-file or --jwks-uri is required")
+	case raw != nil && uri != "":
+		return usagef("give --jwks-file or --jwks-uri, not both")
 	}
 	id := in.args[0]
-	if err := be.st.SetClientKeys(ctx, id, jwks); err != nil {
+	if uri != "" {
+		if err := idp.CheckJWKSURI(uri); err != nil {
+			return fmt.Errorf("client keys: %w", err)
+		}
+		err = be.st.SetClientKeysURI(ctx, id, uri)
+	} else {
+		jwks, perr := idp.ParseClientJWKS(raw)
+		if perr != nil {
+			return fmt.Errorf("client keys: %w", perr)
+		}
+		err = be.st.SetClientKeys(ctx, id, jwks)
+	}
+	if err != nil {
 		return notFound(err, "private_key_jwt client", id)
 	}
 	in.audit(ctx, audit.ClientKeysChanged, slog.String("client_id", id))
@@ -113,7 +128,7 @@ func clientsAdd(ctx context.Context, in *invocation, be *backend) error {
 		Audiences: splitList(f.audiences, ","), Public: f.public, TokenAlg: f.tokenAlg,
 		Name: f.name, RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.logoutURIs, FirstParty: f.firstParty,
 		Introspect: f.introspect, AllowPublicPassword: f.allowPublicPassword,
-		RequireDPoP: f.requireDPoP, AuthMethod: f.authMethod, JWKS: jwks,
+		RequireDPoP: f.requireDPoP, AuthMethod: f.authMethod, JWKS: jwks, JWKSURI: f.jwksURI,
 	}, now())
 	if err != nil {
 		return err
@@ -188,6 +203,7 @@ type clientJSON struct {
 	TokenAlg               string    `json:"token_alg,omitempty"`
 	RequireDPoP            bool      `json:"dpop_bound_access_tokens"`             // RFC 9449 §5.2
 	AuthMethod             string    `json:"token_endpoint_auth_method,omitempty"` // RFC 7591 §2
+	JWKSURI                string    `json:"jwks_uri,omitempty"`                   // RFC 7591 §2
 	RedirectURIs           []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	CreatedAt              time.Time `json:"created_at"`
@@ -195,7 +211,7 @@ type clientJSON struct {
 
 func clientJSONOf(c idp.Client) clientJSON {
 	return clientJSON{ClientID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, Introspect: c.Introspect, GrantTypes: c.GrantTypes,
-		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg, RequireDPoP: c.RequireDPoP, AuthMethod: c.AuthMethod,
+		Scopes: c.Scopes, Audiences: c.Audiences, TokenAlg: c.TokenAlg, RequireDPoP: c.RequireDPoP, AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI,
 		RedirectURIs: emptyIfNone(c.RedirectURIs), PostLogoutRedirectURIs: emptyIfNone(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }
 

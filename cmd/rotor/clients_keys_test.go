@@ -48,3 +48,45 @@ func TestCLIClientKeys(t *testing.T) {
 		t.Errorf("clients list: %s", list)
 	}
 }
+
+func TestCLIClientKeysURI(t *testing.T) {
+	e := newTestEnv(t)
+	pub := filepath.Join(t.TempDir(), "pub.json")
+	if err := os.WriteFile(pub, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const uri = "https://worker.example/jwks.json"
+	out := e.mustRunInProcess("", "clients", "add", "fetched", "--audience", "https://a", "--auth-method", "private_key_jwt", "--jwks-uri", uri, "--json")
+	if strings.Contains(out, "client_secret") {
+		t.Errorf("a private_key_jwt client got a secret: %s", out)
+	}
+	if list := e.mustRunInProcess("", "clients", "list", "--json"); !strings.Contains(list, `"jwks_uri": "`+uri+`"`) {
+		t.Errorf("clients list lacks the jwks_uri: %s", list)
+	}
+	for _, bad := range [][]string{
+		{"clients", "add", "x", "--audience", "a", "--auth-method", "private_key_jwt", "--jwks-uri", "http://worker.example/jwks.json"},
+		{"clients", "add", "x", "--audience", "a", "--auth-method", "private_key_jwt", "--jwks-uri", uri, "--jwks-file", pub},
+		{"clients", "add", "x", "--audience", "a", "--jwks-uri", uri},
+		{"clients", "set-keys", "fetched", "--jwks-uri", uri, "--jwks-file", pub},
+		{"clients", "set-keys", "fetched", "--jwks-uri", "http://worker.example/jwks.json"},
+		{"clients", "set-keys", "nobody", "--jwks-uri", uri},
+	} {
+		if _, _, err := e.runInProcess("", bad...); err == nil {
+			t.Errorf("rotor %s succeeded", strings.Join(bad, " "))
+		}
+	}
+	if _, _, err := e.runInProcess("", "clients", "add", "plain", "--audience", "a", "--auth-method", "private_key_jwt", "--jwks-uri", "http://worker.example/k"); err == nil ||
+		!strings.Contains(err.Error(), "https") {
+		t.Errorf("plain http jwks_uri: %v, want a refusal naming https", err)
+	}
+	// From a URL to a file and back.
+	e.mustRunInProcess("", "clients", "set-keys", "fetched", "--jwks-file", pub)
+	if list := e.mustRunInProcess("", "clients", "list", "--json"); strings.Contains(list, `"jwks_uri"`) {
+		t.Errorf("the jwks_uri survived set-keys --jwks-file: %s", list)
+	}
+	const next = "https://worker.example/next.json"
+	e.mustRunInProcess("", "clients", "set-keys", "fetched", "--jwks-uri", next)
+	if list := e.mustRunInProcess("", "clients", "list", "--json"); !strings.Contains(list, `"jwks_uri": "`+next+`"`) {
+		t.Errorf("set-keys --jwks-uri not listed: %s", list)
+	}
+}

@@ -38,8 +38,8 @@ Usage:
   rotor users set-password NAME             change a password (on stdin); revokes refresh tokens
   rotor users consents NAME                 list the clients a user consented to
   rotor users revoke-consent NAME CLIENT    forget a consent and revoke that client's refresh tokens for the user
-  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] [--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F]
-  rotor clients set-keys ID --jwks-file F
+  rotor clients add ID --grant-types a,b --scopes "x y" --audience a1,a2 [--public] [--token-alg RS256|EdDSA] [--redirect-uris u1,u2] [--first-party] [--name NAME] [--introspect] [--allow-public-password] [--require-dpop] [--auth-method private_key_jwt --jwks-file F | --jwks-uri URL]
+  rotor clients set-keys ID --jwks-file F | --jwks-uri URL
   rotor clients list
   rotor clients delete ID
   rotor keys list

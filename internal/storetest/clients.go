@@ -58,6 +58,7 @@ func TestClientStore(t *testing.T, open Open) {
 	})
 
 	t.Run("SetClientKeys", func(t *testing.T) { testSetClientKeys(t, open) })
+	t.Run("SetClientKeysURI", func(t *testing.T) { testSetClientKeysURI(t, open) })
 
 	t.Run("CreateConflict", func(t *testing.T) {
 		s := open(t)
@@ -151,4 +152,39 @@ func testSetClientKeys(t *testing.T, open Open) {
 	wantErr(t, "SetClientKeys(unknown)", s.Clients.SetClientKeys(t.Context(), "nobody", rotated), idp.ErrNotFound)
 	mustCreateClient(t, s, "secret-client")
 	wantErr(t, "SetClientKeys(secret client)", s.Clients.SetClientKeys(t.Context(), "secret-client", rotated), idp.ErrNotFound)
+}
+
+// testSetClientKeysURI checks ClientStore.SetClientKeysURI: a client holds a
+// JWKS or a jwks_uri, and setting one drops the other.
+func testSetClientKeysURI(t *testing.T, open Open) {
+	s := open(t)
+	const uri = "https://worker.example/jwks.json"
+	c := idp.Client{ID: "fetched", GrantTypes: []string{"client_credentials"}, CreatedAt: base, AuthMethod: idp.AuthPrivateKeyJWT, JWKSURI: uri}
+	if err := s.Clients.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Clients.ClientByID(t.Context(), "fetched"); err != nil || got.JWKSURI != uri || got.JWKS != "" {
+		t.Errorf("created with jwks_uri: %q %q, %v", got.JWKSURI, got.JWKS, err)
+	}
+	both := idp.Client{ID: "both", GrantTypes: []string{"client_credentials"}, CreatedAt: base, AuthMethod: idp.AuthPrivateKeyJWT, JWKS: `{"keys":[]}`, JWKSURI: uri}
+	if err := s.Clients.CreateClient(t.Context(), both); err == nil {
+		t.Error("a client with both jwks and jwks_uri was stored")
+	}
+	const keys = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"EdDSA"}]}`
+	if err := s.Clients.SetClientKeys(t.Context(), "fetched", keys); err != nil {
+		t.Fatalf("SetClientKeys: %v", err)
+	}
+	if got, err := s.Clients.ClientByID(t.Context(), "fetched"); err != nil || got.JWKS != keys || got.JWKSURI != "" {
+		t.Errorf("after SetClientKeys: %q %q, %v", got.JWKS, got.JWKSURI, err)
+	}
+	const uri2 = "https://worker.example/next.json"
+	if err := s.Clients.SetClientKeysURI(t.Context(), "fetched", uri2); err != nil {
+		t.Fatalf("SetClientKeysURI: %v", err)
+	}
+	if got, err := s.Clients.ClientByID(t.Context(), "fetched"); err != nil || got.JWKSURI != uri2 || got.JWKS != "" {
+		t.Errorf("after SetClientKeysURI: %q %q, %v", got.JWKSURI, got.JWKS, err)
+	}
+	wantErr(t, "SetClientKeysURI(unknown)", s.Clients.SetClientKeysURI(t.Context(), "nobody", uri), idp.ErrNotFound)
+	mustCreateClient(t, s, "secret-client")
+	wantErr(t, "SetClientKeysURI(secret client)", s.Clients.SetClientKeysURI(t.Context(), "secret-client", uri), idp.ErrNotFound)
 }

@@ -25,9 +25,9 @@ func (s *Store) CreateClient(ctx context.Context, c idp.Client) error {
 		secret = c.SecretHash
 	}
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, secret, boolInt(c.Public), lists[0], lists[1], lists[2], c.TokenAlg, micros(c.CreatedAt),
-			c.Name, lists[3], lists[4], boolInt(c.FirstParty), boolInt(c.Introspect), c.AuthMethod, c.JWKS, boolInt(c.RequireDPoP))
+			c.Name, lists[3], lists[4], boolInt(c.FirstParty), boolInt(c.Introspect), c.AuthMethod, c.JWKS, boolInt(c.RequireDPoP), c.JWKSURI)
 		return err
 	})
 	return s.mapErr(ctx, "create client", err)
@@ -103,7 +103,7 @@ func scanClient(row scanner) (idp.Client, error) {
 		created                   int64
 	)
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &grants, &scopes, &audiences, &c.TokenAlg, &created,
-		&c.Name, &redirects, &logouts, &c.FirstParty, &c.Introspect, &c.AuthMethod, &c.JWKS, &c.RequireDPoP); err != nil {
+		&c.Name, &redirects, &logouts, &c.FirstParty, &c.Introspect, &c.AuthMethod, &c.JWKS, &c.RequireDPoP, &c.JWKSURI); err != nil {
 		return idp.Client{}, err
 	}
 	var err error
@@ -129,10 +129,20 @@ func scanClient(row scanner) (idp.Client, error) {
 // SetClientKeys replaces the JWKS of a private_key_jwt client; ErrNotFound
 // if there is no such client.
 func (s *Store) SetClientKeys(ctx context.Context, id, jwks string) error {
+	return s.setClientKeys(ctx, `UPDATE clients SET jwks = ?, jwks_uri = '' WHERE id = ? AND auth_method = 'private_key_jwt'`, id, jwks)
+}
+
+// SetClientKeysURI points a private_key_jwt client at the URL of its JWKS;
+// ErrNotFound if there is no such client.
+func (s *Store) SetClientKeysURI(ctx context.Context, id, uri string) error {
+	return s.setClientKeys(ctx, `UPDATE clients SET jwks_uri = ?, jwks = '' WHERE id = ? AND auth_method = 'private_key_jwt'`, id, uri)
+}
+
+func (s *Store) setClientKeys(ctx context.Context, query, id, val string) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	err := s.write(ctx, true, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE clients SET jwks = ? WHERE id = ? AND auth_method = 'private_key_jwt'`, jwks, id)
+		res, err := tx.ExecContext(ctx, query, val, id)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ WHERE t.hash = ?`
 const (
 	userColumns   = `id, name, password_hash, disabled, created_at, updated_at, email, email_verified, display_name, credential_version`
 	clientColumns = `id, secret_hash, public, grant_types, scopes, audiences, token_alg, created_at, ` +
-		`name, redirect_uris, post_logout_redirect_uris, first_party, introspect, auth_method, jwks, require_dpop`
+		`name, redirect_uris, post_logout_redirect_uris, first_party, introspect, auth_method, jwks, require_dpop, jwks_uri`
 	keyColumns = `kid, alg, state, public_jwk, sealed, kek_id, created_at, activated_at, retired_at, revoked_at, signable_at`
 )
 
