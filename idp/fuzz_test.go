@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -99,8 +100,9 @@ func roundTrip(t *testing.T, id, secret string) {
 }
 
 func FuzzRefreshTokenHash(f *testing.F) {
-	tok, _ := newRefreshToken()
+	tok, _ := newRefreshToken(time.Now())
 	f.Add(tok)
+	f.Add(RefreshTokenPrefix + base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
 	f.Add("rtr_")
 	f.Add("eyJ.eyJ.x")
 	f.Add(strings.Repeat("A", 47))
@@ -109,13 +111,21 @@ func FuzzRefreshTokenHash(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !strings.HasPrefix(s, RefreshTokenPrefix) || len(s) != refreshTokenLen {
+		if !strings.HasPrefix(s, RefreshTokenPrefix) || (len(s) != refreshTokenLen && len(s) != legacyRefreshTokenLen) {
 			t.Fatalf("accepted %q", s)
 		}
-		// What the store is asked for is the SHA-256 of exactly what was
-		// presented: newRefreshToken stores that, so nothing else finds it.
-		if sum := sha256.Sum256([]byte(s)); !bytes.Equal(h, sum[:]) {
-			t.Fatalf("hash of %q is %x, want its SHA-256 %x", s, h, sum)
+		// What the store is asked for ends with the SHA-256 of exactly what
+		// was presented, after the stamp the token carries (none for the
+		// earlier format): newRefreshToken stores that, so nothing else
+		// finds it.
+		sum := sha256.Sum256([]byte(s))
+		want := sum[:]
+		if len(s) == refreshTokenLen {
+			raw, _ := base64.RawURLEncoding.DecodeString(s[len(RefreshTokenPrefix):])
+			want = append(raw[:refreshStampLen:refreshStampLen], sum[:]...)
+		}
+		if !bytes.Equal(h, want) {
+			t.Fatalf("key of %q is %x, want %x", s, h, want)
 		}
 	})
 }

@@ -92,8 +92,8 @@ func (s *server) grantAuthorizationCode(r *http.Request, f form, c Client, jkt s
 // starts its family in the same transaction; it returns the code and the
 // refresh token ("" for none).
 func (s *server) exchangeWithFamily(r *http.Request, c Client, hash []byte, verifier, redirectURI string, now time.Time, jkt string) (AuthCode, string, error) {
-	refresh, refreshHash := newRefreshToken()
-	familyID := randomID()
+	refresh, refreshHash := newRefreshToken(now)
+	familyID := newFamilyID(now)
 	issued := false
 	ac, err := s.codes.ExchangeCode(r.Context(), hash, c.ID, now, func(ac AuthCode) (CodeExchange, error) {
 		issued = false

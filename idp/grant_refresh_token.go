@@ -116,7 +116,7 @@ func (s *server) grantRefreshToken(r *http.Request, f form, c Client, jkt string
 	}
 
 	now := s.now()
-	newTok, newHash := newRefreshToken()
+	newTok, newHash := newRefreshToken(now)
 	req := refreshRequest{clientID: c.ID, jkt: jkt, scope: scope, now: now, reuseInterval: s.cfg.RefreshReuseInterval, newHash: newHash}
 	var (
 		fam Family

@@ -2,7 +2,6 @@ package idp_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -282,11 +281,11 @@ func (e *env) liveTokens(token string) []string {
 		e.t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	sum := sha256.Sum256([]byte(token))
+	key, _ := idp.RefreshTokenKey(token)
 	rows, _ := conn.Query(context.Background(), `
 		SELECT encode(t.hash, 'hex') FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
 		WHERE f.id = (SELECT family_id FROM refresh_tokens WHERE hash = $1)
-		  AND t.spent_at IS NULL AND f.revoked_at IS NULL ORDER BY 1`, sum[:])
+		  AND t.spent_at IS NULL AND f.revoked_at IS NULL ORDER BY 1`, key)
 	live, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		e.t.Fatal(err)
@@ -295,8 +294,8 @@ func (e *env) liveTokens(token string) []string {
 }
 
 func hashHex(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	key, _ := idp.RefreshTokenKey(token)
+	return hex.EncodeToString(key)
 }
 
 func TestRefreshScopeNarrowsNeverWidens(t *testing.T) {

@@ -1,12 +1,16 @@
 package idp
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -161,18 +165,61 @@ func TestClientCredentialsParsing(t *testing.T) {
 }
 
 func TestRefreshTokenHash(t *testing.T) {
-	tok, hash := newRefreshToken()
+	now := time.Date(2026, 12, 8, 3, 0, 0, 123e6, time.UTC)
+	tok, hash := newRefreshToken(now)
 	if !strings.HasPrefix(tok, RefreshTokenPrefix) || len(tok) != refreshTokenLen {
 		t.Fatalf("token shape: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok[len(RefreshTokenPrefix):])
+	if err != nil || len(raw)-refreshStampLen < 32 {
+		t.Fatalf("token %q carries fewer than 256 random bits", tok)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	wantKey := append([]byte{0, 0, 0, 0, 0, 0}, sum[:]...)
+	binary.BigEndian.PutUint16(wantKey[0:2], uint16(now.UnixMilli()>>32))
+	binary.BigEndian.PutUint32(wantKey[2:6], uint32(now.UnixMilli()))
+	if !bytes.Equal(hash, wantKey) {
+		t.Fatalf("store key %x, want the issue stamp and the SHA-256 %x", hash, wantKey)
 	}
 	got, ok := refreshTokenHash(tok)
 	if !ok || string(got) != string(hash) {
 		t.Fatal("hash of a fresh token does not match")
 	}
-	for _, bad := range []string{"", tok[:len(tok)-1], "xyz_" + tok[4:], tok[:10] + "!" + tok[11:], tok + "A"} {
+	for _, bad := range []string{"", tok[:len(tok)-1], "xyz_" + tok[4:], tok[:10] + "!" + tok[11:], tok + "A",
+		tok[:legacyRefreshTokenLen-1] + "!"} {
 		if _, ok := refreshTokenHash(bad); ok {
 			t.Errorf("accepted malformed token %q", bad)
 		}
+	}
+}
+
+// A token of the earlier format (32 random bytes, keyed by its SHA-256
+// alone) is still found where it was stored.
+func TestLegacyRefreshTokenHash(t *testing.T) {
+	legacy := RefreshTokenPrefix + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	got, ok := refreshTokenHash(legacy)
+	if sum := sha256.Sum256([]byte(legacy)); !ok || !bytes.Equal(got, sum[:]) {
+		t.Fatalf("legacy token: key %x, %v; want its SHA-256 %x", got, ok, sum)
+	}
+}
+
+// Keys and family ids sort by time, in bytes and as text, so the store's
+// indexes grow at one end.
+func TestRefreshKeysSortByTime(t *testing.T) {
+	t0 := time.Date(2026, 12, 8, 3, 0, 0, 0, time.UTC)
+	var prevKey []byte
+	prevID := ""
+	for i := range 200 {
+		now := t0.Add(time.Duration(i*i*i+i) * time.Millisecond) // carries across every byte of the stamp's low three
+		_, key := newRefreshToken(now)
+		id := newFamilyID(now)
+		if len(id) != 36 || strings.Trim(id, "0123456789abcdefghijklmnopqrstuv") != "" {
+			t.Fatalf("family id %q: want 36 characters of lower-case base32hex", id)
+		}
+		if prevKey != nil && (bytes.Compare(prevKey, key) >= 0 || prevID >= id) {
+			t.Fatalf("at %v: key %x after %x, id %q after %q: not increasing", now, key, prevKey, id, prevID)
+		}
+		prevKey, prevID = key, id
 	}
 }
 

@@ -237,7 +237,7 @@ func TestKillReplicaDuringRefreshStorm(t *testing.T) {
 		// committed by the victim, and the answer died with it.
 		for _, h := range holders {
 			var spent bool
-			err := conn.QueryRow(context.Background(), `SELECT spent_at IS NOT NULL FROM refresh_tokens WHERE hash = $1`, sha256Sum(h.token)).Scan(&spent)
+			err := conn.QueryRow(context.Background(), `SELECT spent_at IS NOT NULL FROM refresh_tokens WHERE hash = $1`, refreshKey(t, h.token)).Scan(&spent)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +279,7 @@ func TestKillReplicaDuringRefreshStorm(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for _, h := range holders {
-		want[hex.EncodeToString(sha256Sum(h.token))] = true
+		want[hex.EncodeToString(refreshKey(t, h.token))] = true
 	}
 	if len(live) != families {
 		t.Errorf("%d live refresh tokens for %d families", len(live), families)

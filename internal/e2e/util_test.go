@@ -1,15 +1,21 @@
 package e2e
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/rotor-idp/rotor/idp"
 )
 
-func sha256Sum(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
+// refreshKey is the store key of a refresh token.
+func refreshKey(t *testing.T, token string) []byte {
+	t.Helper()
+	key, ok := idp.RefreshTokenKey(token)
+	if !ok {
+		t.Fatalf("%q is not a refresh token", token)
+	}
+	return key
 }
 
 func decodeJSON(t *testing.T, resp *http.Response, v any) {

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -100,6 +101,15 @@ func (s Spec) client(i int) idp.Client {
 	}
 }
 
+// FamilyID is the id of the spec's i-th family.
+func (s Spec) FamilyID(i int) (string, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	return s.family(i, nil).f.ID, nil
+}
+
 // familyRows generates family i and its tokens: a chain in which every
 // token but the last is spent, the last issued at most a TTL ago.
 type familyRows struct {
@@ -114,8 +124,11 @@ func (s Spec) family(i int, buf []idp.RefreshToken) familyRows {
 		age = s.TTL + time.Duration(r.Int64N(int64(s.TTL))) // expired up to a TTL ago
 	}
 	created := s.Now.Add(-age).Truncate(time.Microsecond)
+	var random [16]byte
+	binary.BigEndian.PutUint64(random[:], uint64(i))
+	binary.BigEndian.PutUint64(random[8:], r.Uint64())
 	f := idp.Family{
-		ID: fmt.Sprintf("seed-f%010d", i), ClientID: ClientID(r.IntN(s.Clients)), Subject: UserID(r.IntN(s.Users)),
+		ID: idp.FamilyIDAt(created, random), ClientID: ClientID(r.IntN(s.Clients)), Subject: UserID(r.IntN(s.Users)),
 		AuthTime: created, CreatedAt: created, ExpiresAt: created.Add(s.TTL),
 	}
 	depth := 1 + r.IntN(2*s.Depth-1)
@@ -125,8 +138,9 @@ func (s Spec) family(i int, buf []idp.RefreshToken) familyRows {
 	tokens := buf[:0]
 	var parent []byte
 	for k := range depth {
+		issued := created.Add(time.Duration(k) * step).Truncate(time.Microsecond)
 		h := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%d", f.ID, k, s.Seed))
-		t := idp.RefreshToken{Hash: h[:], FamilyID: f.ID, Parent: parent, IssuedAt: created.Add(time.Duration(k) * step).Truncate(time.Microsecond)}
+		t := idp.RefreshToken{Hash: idp.RefreshKeyAt(issued, h), FamilyID: f.ID, Parent: parent, IssuedAt: issued}
 		if k > 0 {
 			tokens[k-1].SpentAt = t.IssuedAt
 		}

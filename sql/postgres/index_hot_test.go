@@ -32,7 +32,11 @@ func TestHotQueryIndexes(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT hash FROM refresh_tokens WHERE spent_at IS NOT NULL LIMIT 1`).Scan(&hash); err != nil {
 		t.Fatal(err)
 	}
-	user, client, family := seeder.UserID(7), seeder.ClientID(3), "seed-f0000000042"
+	family, err := spec.FamilyID(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, client := seeder.UserID(7), seeder.ClientID(3)
 	tests := []struct {
 		name    string
 		query   string
