@@ -189,6 +189,13 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
+// PurgeRest is how many times as long as a purge batch took a store waits
+// before the next batch: a purge, however large its backlog, takes at most
+// a sixth of one database connection's time and leaves the rest to the
+// requests. A backlog of millions of expired families takes an hour or more;
+// the hourly purges after it delete one hour's expiries.
+const PurgeRest = 5
+
 // RefreshStore keeps refresh-token families. Implementations are safe for
 // concurrent use by many goroutines and processes.
 type RefreshStore interface {

@@ -307,6 +307,8 @@ type result struct {
 	Baseline        time.Duration `json:"baseline_ns,omitempty"`
 	BaselineName    string        `json:"baseline,omitempty"`
 	Ratio           float64       `json:"x_baseline,omitempty"`
+	// latencies are the answers' latencies, sorted, for pooling runs.
+	latencies []time.Duration
 }
 
 func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
@@ -366,7 +368,7 @@ func runScenario(ctx context.Context, sc scenario, o *options) (result, error) {
 		return result{}, err
 	}
 	slices.Sort(latencies)
-	res := result{Name: sc.name, Conns: conns, Requests: len(latencies), ByStatus: byStatus, Elapsed: elapsed}
+	res := result{Name: sc.name, Conns: conns, Requests: len(latencies), ByStatus: byStatus, Elapsed: elapsed, latencies: latencies}
 	for code, n := range byStatus {
 		if code != http.StatusOK {
 			res.Errors += n

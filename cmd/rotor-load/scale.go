@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,38 +178,79 @@ func runMeasured(ctx context.Context, sc scenario, o *options, db *dbProcess) (r
 	return res, nil
 }
 
-// purgeUnderLoad measures refresh alone, then refresh while this process
+// purgeRounds is how many times purgeUnderLoad alternates a window of
+// refresh alone with one of refresh while purging: alternating spreads any
+// drift of the machine over both sides.
+const purgeRounds = 3
+
+// purgeUnderLoad measures refresh alone and refresh while this process
 // purges the expired families the way a replica does (PurgeRefresh, in
-// batches); the purge stops when the second measurement ends.
+// batches), in alternating windows; each purge stops with its window and
+// the next one goes on from the oldest families left. The windows of each
+// side are pooled into one result.
 func purgeUnderLoad(ctx context.Context, o *options, sc scenario, db *dbProcess, url string) (*purgeFigures, error) {
-	p := &purgeFigures{}
-	var err error
-	if p.Before, err = runMeasured(ctx, sc, o, db); err != nil {
-		return nil, err
-	}
 	st, err := postgres.Open(ctx, url)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	start := time.Now()
-	go func() {
-		defer close(done)
-		p.Families, _ = st.PurgeRefresh(pctx, time.Now())
-		p.Elapsed = time.Since(start)
-	}()
-	p.During, err = runMeasured(ctx, sc, o, db)
-	cancel()
-	<-done
-	if err != nil {
-		return nil, err
+	p := &purgeFigures{}
+	var before, during []result
+	for range purgeRounds {
+		alone, err := runMeasured(ctx, sc, o, db)
+		if err != nil {
+			return nil, err
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		start := time.Now()
+		go func() {
+			defer close(done)
+			n, _ := st.PurgeRefresh(pctx, time.Now())
+			p.Families += n
+			p.Elapsed += time.Since(start)
+		}()
+		purging, err := runMeasured(ctx, sc, o, db)
+		cancel()
+		<-done
+		if err != nil {
+			return nil, err
+		}
+		before, during = append(before, alone), append(during, purging)
 	}
+	p.Before, p.During = pooled(before), pooled(during)
 	if p.Before.P99 > 0 {
 		p.P99Change = float64(p.During.P99)/float64(p.Before.P99) - 1
 	}
 	return p, nil
+}
+
+// pooled is one result from several runs of a scenario: their requests
+// together, percentiles over all their latencies, CPU per request weighted
+// by requests.
+func pooled(rs []result) result {
+	out := rs[0]
+	out.ByStatus, out.latencies = map[int]int{}, nil
+	out.Requests, out.Errors, out.Elapsed = 0, 0, 0
+	var cpu, dbCPU time.Duration
+	for _, r := range rs {
+		out.Requests += r.Requests
+		out.Errors += r.Errors
+		out.Elapsed += r.Elapsed
+		for k, v := range r.ByStatus {
+			out.ByStatus[k] += v
+		}
+		out.latencies = append(out.latencies, r.latencies...)
+		cpu += r.CPUPerRequest * time.Duration(r.Requests)
+		dbCPU += r.DBCPUPerRequest * time.Duration(r.Requests)
+	}
+	slices.Sort(out.latencies)
+	if n := len(out.latencies); n > 0 {
+		out.PerSecond = float64(n) / out.Elapsed.Seconds()
+		out.P50, out.P90, out.P99, out.Max = out.latencies[n*50/100], out.latencies[n*90/100], out.latencies[n*99/100], out.latencies[n-1]
+		out.CPUPerRequest, out.DBCPUPerRequest = cpu/time.Duration(n), dbCPU/time.Duration(n)
+	}
+	return out
 }
 
 // databaseSize is the size of the database, and of the refresh_tokens table

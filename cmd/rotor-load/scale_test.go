@@ -96,3 +96,21 @@ func TestSeedCommand(t *testing.T) {
 		}
 	}
 }
+
+// Pooled runs give percentiles over all their latencies, not an average of
+// each run's percentiles, and CPU weighted by requests.
+func TestPooled(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	a := result{Name: "r", Requests: 99, Elapsed: time.Second, CPUPerRequest: 10, ByStatus: map[int]int{200: 99}, latencies: ms(make([]int, 99)...)}
+	b := result{Name: "r", Requests: 1, Elapsed: time.Second, CPUPerRequest: 110, ByStatus: map[int]int{200: 1}, latencies: ms(50)}
+	got := pooled([]result{a, b})
+	if got.Requests != 100 || got.ByStatus[200] != 100 || got.Max != 50*time.Millisecond || got.P50 != 0 || got.CPUPerRequest != 11 || got.PerSecond != 50 {
+		t.Errorf("pooled: %+v", got)
+	}
+}

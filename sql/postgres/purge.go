@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rotor-idp/rotor/idp"
 )
 
 // Defaults of the purge options.
@@ -78,9 +80,10 @@ func (p purgeTable) lockKey() int64 {
 // lock for its whole run, and a replica that finds it taken returns 0 at once
 // (the holder is deleting the same rows). A batch that takes longer than the
 // batch time halves the next one, one well under it doubles it again (up to
-// the batch), and after each batch purge pauses as long as the batch took, so
-// that it takes at most about half of one connection's time, however large
-// the backlog, and leaves the rest of the database to the requests.
+// the batch), and after each batch purge pauses idp.PurgeRest times as long as
+// the batch took, so that it takes at most a sixth of one connection's time,
+// however large the backlog, and leaves the rest of the database to the
+// requests.
 //
 // Each batch has the call timeout; ctx bounds the whole run. If purge fails
 // part way, what it deleted stays deleted and the count says how much.
@@ -131,7 +134,7 @@ func (s *Store) purge(ctx context.Context, p purgeTable, cutoff time.Time) (int,
 		select {
 		case <-ctx.Done():
 			return total, mapErr(p.op, ctx.Err())
-		case <-time.After(took):
+		case <-time.After(idp.PurgeRest * took):
 		}
 	}
 }

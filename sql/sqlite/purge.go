@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/rotor-idp/rotor/idp"
 )
 
 // purgeBatch bounds how many rows one purge transaction deletes (families
@@ -13,10 +15,10 @@ const purgeBatch = 500
 
 // purge deletes the rows of table whose column (an indexed time) is before
 // cutoff, the oldest first, in transactions of at most purgeBatch rows, and
-// returns how many it deleted. After each batch it pauses as long as the
-// batch took, so that writers queued for the one write connection get it
-// between batches and a backlog costs the server at most about half of its
-// write time. Each batch has the call timeout; ctx bounds the whole run. If
+// returns how many it deleted. After each batch it pauses idp.PurgeRest
+// times as long as the batch took, so that writers queued for the one write
+// connection get it between batches and a backlog costs the server at most
+// a sixth of its write time. Each batch has the call timeout; ctx bounds the whole run. If
 // purge fails part way, what it deleted stays deleted and the count says how
 // much. The embedded store has one serving process, so no lock is needed to
 // keep purges from running twice.
@@ -36,7 +38,7 @@ func (s *Store) purge(ctx context.Context, op, table, column string, cutoff time
 		select {
 		case <-ctx.Done():
 			return total, s.mapErr(ctx, op, ctx.Err())
-		case <-time.After(time.Since(start)):
+		case <-time.After(idp.PurgeRest * time.Since(start)):
 		}
 	}
 }
