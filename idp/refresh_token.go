@@ -63,19 +63,25 @@ var familyIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").Wi
 
 // newFamilyID returns a fresh family id for a family created at now.
 func newFamilyID(now time.Time) string {
-	var random [16]byte
+	var random [familyRandomLen]byte
 	_, _ = rand.Read(random[:])
 	return FamilyIDAt(now, random)
 }
 
+// familyRandomLen is the random part of a family id: 80 bits after a
+// millisecond stamp make a collision as good as impossible, and a family id
+// is no secret (it names a family in logs and audit events; nothing can be
+// done with it alone).
+const familyRandomLen = 10
+
 // FamilyIDAt is the id of a family created at t with the given random bytes
 // (newFamilyID draws them; data generators pick their own): t's 6-byte stamp
-// and the 16 bytes, 36 characters that sort by creation time. Like token
+// and the 10 bytes, 26 characters that sort by creation time. Like token
 // keys, ids that grow with time keep the store's indexes on families (and
 // the tokens' index by family) hot where families are created, and put the
 // families a purge deletes, the oldest, side by side.
-func FamilyIDAt(t time.Time, random [16]byte) string {
-	var b [refreshStampLen + 16]byte
+func FamilyIDAt(t time.Time, random [familyRandomLen]byte) string {
+	var b [refreshStampLen + familyRandomLen]byte
 	putStamp(b[:refreshStampLen], t)
 	copy(b[refreshStampLen:], random[:])
 	return familyIDEncoding.EncodeToString(b[:])

@@ -124,9 +124,9 @@ func (s Spec) family(i int, buf []idp.RefreshToken) familyRows {
 		age = s.TTL + time.Duration(r.Int64N(int64(s.TTL))) // expired up to a TTL ago
 	}
 	created := s.Now.Add(-age).Truncate(time.Microsecond)
-	var random [16]byte
-	binary.BigEndian.PutUint64(random[:], uint64(i))
-	binary.BigEndian.PutUint64(random[8:], r.Uint64())
+	var random [10]byte // i in the first 5 bytes keeps ids unique
+	binary.BigEndian.PutUint64(random[2:], r.Uint64())
+	random[0], random[1], random[2], random[3], random[4] = byte(i>>32), byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
 	f := idp.Family{
 		ID: idp.FamilyIDAt(created, random), ClientID: ClientID(r.IntN(s.Clients)), Subject: UserID(r.IntN(s.Users)),
 		AuthTime: created, CreatedAt: created, ExpiresAt: created.Add(s.TTL),
