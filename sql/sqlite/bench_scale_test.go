@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"strconv"
@@ -32,7 +33,7 @@ func BenchmarkUseRefreshSeeded(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { seeded.Close() })
-	first := hashOf("first")
+	first := keyOf("first")
 	f := idp.Family{ID: "bench", ClientID: seeder.ClientID(0), Subject: seeder.UserID(0), AuthTime: testTime, CreatedAt: testTime, ExpiresAt: testTime.Add(time.Hour)}
 	if err := seeded.CreateFamily(b.Context(), f, idp.RefreshToken{Hash: first, IssuedAt: testTime}); err != nil {
 		b.Fatal(err)
@@ -55,9 +56,15 @@ func BenchmarkUseRefreshSeeded(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(base), "x-empty")
 }
 
-// rotate spends cur and issues the token named name, returning its hash.
+// keyOf is the store key of a token named name issued now, in Rotor's
+// format: keys grow with time, as the seeded ones do.
+func keyOf(name string) []byte {
+	return idp.RefreshKeyAt(time.Now(), sha256.Sum256([]byte(name)))
+}
+
+// rotate spends cur and issues the token named name, returning its key.
 func rotate(b *testing.B, s *sqlite.Store, cur []byte, name string) []byte {
-	next := hashOf(name)
+	next := keyOf(name)
 	err := s.UseRefresh(context.Background(), cur, func(st idp.RefreshState) (idp.RefreshUpdate, error) {
 		return idp.RefreshUpdate{SpendToken: testTime, Issue: &idp.RefreshToken{Hash: next, Parent: st.Token.Hash, IssuedAt: testTime}}, nil
 	})
