@@ -103,11 +103,16 @@ type Family struct {
 	RevokeReason string
 }
 
-// RefreshToken is one token of a family. Only its SHA-256 is stored.
+// RefreshToken is one token of a family, as the store keeps it: Hash is its
+// store key (RefreshTokenKey), never the token.
 type RefreshToken struct {
 	Hash     []byte
 	FamilyID string
-	Parent   []byte // hash of the token this one replaced; nil for the first
+	// Parent is the key of the token this one replaced; nil for the first
+	// of a family. A store keeps it only while this token is unspent, to
+	// find the parent's successor (RefreshState.Successor), and reports it
+	// only there: a spent token keeps its key, family and times alone.
+	Parent   []byte
 	IssuedAt time.Time
 	SpentAt  time.Time // zero while unspent
 }
@@ -115,9 +120,12 @@ type RefreshToken struct {
 // RefreshState is what UseRefresh shows the refresh rules: the presented token,
 // its family, and the token that replaced it, if any.
 type RefreshState struct {
-	Family    Family
-	Token     RefreshToken
-	Successor *RefreshToken // the token whose Parent is Token.Hash; nil if none
+	Family Family
+	Token  RefreshToken
+	// Successor is the latest token issued to replace Token that is still
+	// unspent (its Parent is Token.Hash); nil if none. Once spent, a
+	// successor changes no decision: a retry of Token is then reuse.
+	Successor *RefreshToken
 	// UserDisabled is true if the family's Subject names a user who is
 	// disabled now, read in the same transaction.
 	UserDisabled bool

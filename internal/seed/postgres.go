@@ -42,7 +42,7 @@ func Postgres(ctx context.Context, url string, spec Spec, passwordHash string) (
 		}
 		var restore []string
 		if spec.Families*spec.Depth >= bulkTokens {
-			if restore, err = dropIndexes(ctx, tx, "refresh_tokens", "refresh_families"); err != nil {
+			if restore, err = dropIndexes(ctx, tx, "refresh_successors", "refresh_tokens", "refresh_families"); err != nil {
 				return err
 			}
 		}
@@ -62,7 +62,7 @@ func Postgres(ctx context.Context, url string, spec Spec, passwordHash string) (
 	// VACUUM as well as ANALYZE: rows fresh from COPY have no hint bits and
 	// no visibility map, so the first reads would write every page, which a
 	// database that grew over months does not do.
-	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) users, clients, refresh_families, refresh_tokens`); err != nil {
+	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) users, clients, refresh_families, refresh_tokens, refresh_successors`); err != nil {
 		return st, fmt.Errorf("seed: vacuum: %w", err)
 	}
 	st.Elapsed = time.Since(start)
@@ -122,7 +122,7 @@ func copyFamilies(ctx context.Context, tx pgx.Tx, spec Spec, st *Stats) error {
 		buf  []idp.RefreshToken
 		rows familyRows
 	)
-	n, err = tx.CopyFrom(ctx, pgx.Identifier{"refresh_tokens"}, []string{"hash", "family_id", "parent", "issued_at", "spent_at"},
+	n, err = tx.CopyFrom(ctx, pgx.Identifier{"refresh_tokens"}, []string{"hash", "family_id", "issued_at", "spent_at"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			for len(rows.tokens) == 0 {
 				if i == spec.Families {
@@ -134,12 +134,35 @@ func copyFamilies(ctx context.Context, tx pgx.Tx, spec Spec, st *Stats) error {
 			}
 			t := rows.tokens[0]
 			rows.tokens = rows.tokens[1:]
-			return []any{t.Hash, t.FamilyID, t.Parent, t.IssuedAt, nullTime(t.SpentAt)}, nil
+			return []any{t.Hash, t.FamilyID, t.IssuedAt, nullTime(t.SpentAt)}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("refresh tokens: %w", err)
 	}
 	st.Tokens = int(n)
+	return copyLinks(ctx, tx, spec)
+}
+
+// copyLinks links every family's unspent last token to its parent, as
+// rotations leave them.
+func copyLinks(ctx context.Context, tx pgx.Tx, spec Spec) error {
+	i := 0
+	var buf []idp.RefreshToken
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"refresh_successors"}, []string{"child", "parent"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			for ; i < spec.Families; i++ {
+				rows := spec.family(i, buf)
+				buf = rows.tokens
+				if last := rows.tokens[len(rows.tokens)-1]; last.Parent != nil && last.SpentAt.IsZero() {
+					i++
+					return []any{last.Hash, last.Parent}, nil
+				}
+			}
+			return nil, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("refresh successors: %w", err)
+	}
 	return nil
 }
 

@@ -58,10 +58,16 @@ func check(t *testing.T, st Stats, users idp.UserStore, clients idp.ClientStore,
 		if s.Successor != nil || !s.Token.SpentAt.IsZero() {
 			t.Errorf("family %d: last token spent or has a successor", i)
 		}
-		if len(rows.tokens) > 1 {
-			s, err := refresh.LookupRefresh(t.Context(), rows.tokens[0].Hash)
-			if err != nil || s.Successor == nil || s.Token.SpentAt.IsZero() {
-				t.Errorf("family %d: first token %+v, %v; want spent with a successor", i, s, err)
+		// The last token's parent is spent and has it as its successor;
+		// older tokens are spent with none (their successors are spent).
+		if n := len(rows.tokens); n > 1 {
+			s, err := refresh.LookupRefresh(t.Context(), rows.tokens[n-2].Hash)
+			if err != nil || s.Successor == nil || string(s.Successor.Hash) != string(last.Hash) || s.Token.SpentAt.IsZero() {
+				t.Errorf("family %d: the last token's parent %+v, %v; want spent with the last as its successor", i, s, err)
+			}
+			s, err = refresh.LookupRefresh(t.Context(), rows.tokens[0].Hash)
+			if err != nil || (n > 2) != (s.Successor == nil) || s.Token.SpentAt.IsZero() {
+				t.Errorf("family %d: first token %+v, %v; want spent", i, s, err)
 			}
 		}
 		if !s.Family.ExpiresAt.After(spec.Now) {

@@ -69,16 +69,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, spec.Families, func(i int, ins func(...any) er
 		return st, fmt.Errorf("seed: %w", err)
 	}
 	var buf []idp.RefreshToken
-	err = batches(ctx, db, `INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES (?, ?, ?, ?, ?)`,
+	err = batches(ctx, db, `INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at) VALUES (?, ?, ?, ?)`,
 		spec.Families, func(i int, ins func(...any) error) error {
 			rows := spec.family(i, buf)
 			buf = rows.tokens
 			for _, t := range rows.tokens {
-				var parent any
-				if t.Parent != nil {
-					parent = t.Parent
-				}
-				if err := ins(t.Hash, t.FamilyID, parent, t.IssuedAt.UnixMicro(), nullMicros(t.SpentAt)); err != nil {
+				if err := ins(t.Hash, t.FamilyID, t.IssuedAt.UnixMicro(), nullMicros(t.SpentAt)); err != nil {
 					return err
 				}
 				st.Tokens++
@@ -87,6 +83,20 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, spec.Families, func(i int, ins func(...any) er
 		})
 	if err != nil {
 		return st, fmt.Errorf("seed: refresh tokens: %w", err)
+	}
+	// Every family's unspent last token is linked to its parent, as
+	// rotations leave them.
+	err = batches(ctx, db, `INSERT INTO refresh_successors (child, parent) VALUES (?, ?)`,
+		spec.Families, func(i int, ins func(...any) error) error {
+			rows := spec.family(i, buf)
+			buf = rows.tokens
+			if last := rows.tokens[len(rows.tokens)-1]; last.Parent != nil && last.SpentAt.IsZero() {
+				return ins(last.Hash, last.Parent)
+			}
+			return nil
+		})
+	if err != nil {
+		return st, fmt.Errorf("seed: refresh successors: %w", err)
 	}
 	st.Elapsed = time.Since(start)
 	return st, nil

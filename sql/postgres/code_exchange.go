@@ -167,8 +167,8 @@ func queueCodeFamily(b *pgx.Batch, op string, c idp.AuthCode, ex idp.CodeExchang
 		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
 		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15)
 		   RETURNING id)
-		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
-		 SELECT $12, f.id, NULL, $13, $14 FROM f`,
+		 INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at)
+		 SELECT $12, f.id, $13, $14 FROM f`,
 		f.ID, c.ClientID, c.UserID, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt, nullTime(f.RevokedAt), f.RevokeReason,
 		c.SessionID, c.Hash, first.Hash, first.IssuedAt, nullTime(first.SpentAt), f.JKT)
 	return nil

@@ -5,6 +5,7 @@ var (
 	StateQuery         = stateQuery
 	LockStateQuery     = lockStateQuery
 	LimitFamiliesQuery = limitFamiliesQuery
+	SpendQuery         = spendQuery
 	PurgeQueries       = map[string]string{
 		purgeFamilies.table: purgeFamilies.query(),
 		purgeSessions.table: purgeSessions.query(),

@@ -44,11 +44,9 @@ func TestHotQueryIndexes(t *testing.T) {
 		indexes []string
 	}{
 		{"LookupRefresh", postgres.StateQuery, []any{hash},
-			[]string{"refresh_tokens_pkey", "refresh_families_pkey", "refresh_tokens_family_parent"}},
+			[]string{"refresh_tokens_pkey", "refresh_families_pkey", "refresh_successors_parent"}},
 		{"UseRefresh lock", postgres.LockStateQuery, []any{hash},
-			[]string{"refresh_tokens_pkey", "refresh_families_pkey", "refresh_tokens_family_parent"}},
-		{"UseRefresh spend", `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL`,
-			[]any{hash, now}, []string{"refresh_tokens_pkey"}},
+			[]string{"refresh_tokens_pkey", "refresh_families_pkey", "refresh_successors_parent"}},
 		{"UseRefresh revoke", `UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
 			[]any{family, now, "r"}, []string{"refresh_families_pkey"}},
 		{"RevokeFamily", `UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`,
@@ -65,7 +63,11 @@ func TestHotQueryIndexes(t *testing.T) {
 		{"DeleteClient's cascade", `DELETE FROM refresh_families WHERE client_id = $1`, []any{client},
 			[]string{"refresh_families_client_id"}},
 		{"the cascade to tokens", `DELETE FROM refresh_tokens WHERE family_id = $1`, []any{family},
-			[]string{"refresh_tokens_family_parent"}},
+			[]string{"refresh_tokens_family_id"}},
+		{"the cascade to links", `DELETE FROM refresh_successors WHERE child = $1`, []any{hash},
+			[]string{"refresh_successors_pkey"}},
+		{"UseRefresh spend", postgres.SpendQuery, []any{hash, now},
+			[]string{"refresh_tokens_pkey", "refresh_successors_pkey"}},
 		{"PurgeRefresh batch", postgres.PurgeQueries["refresh_families"], []any{now, 1000},
 			[]string{"refresh_families_expires_at", "refresh_families_pkey"}},
 	}

@@ -56,7 +56,7 @@ func tables(t *testing.T, url string) []string {
 	return names
 }
 
-var wantTables = []string{"auth_codes", "browser_sessions", "clients", "consents", "refresh_families", "refresh_tokens", "rotor_schema_migrations", "signing_keys", "used_jtis", "users"}
+var wantTables = []string{"auth_codes", "browser_sessions", "clients", "consents", "refresh_families", "refresh_successors", "refresh_tokens", "rotor_schema_migrations", "signing_keys", "used_jtis", "users"}
 
 func TestMigrateIdempotent(t *testing.T) {
 	url := pgtest.NewEmptyDatabase(t)

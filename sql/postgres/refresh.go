@@ -50,18 +50,18 @@ func insertUserFamily(ctx context.Context, q interface {
 }, op string, f idp.Family, first idp.RefreshToken) error {
 	tag, err := q.Exec(ctx,
 		`WITH known AS (SELECT 1 FROM users WHERE id = $3),
-		 ok AS (SELECT 1 FROM users WHERE id = $3 AND NOT disabled AND credential_version = $16 FOR SHARE),
+		 ok AS (SELECT 1 FROM users WHERE id = $3 AND NOT disabled AND credential_version = $15 FOR SHARE),
 		 f AS (
 		   INSERT INTO refresh_families
 		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
-		   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17
+		   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $16
 		   WHERE EXISTS (SELECT 1 FROM ok) OR NOT EXISTS (SELECT 1 FROM known)
 		   RETURNING id)
-		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
-		 SELECT $12, f.id, $13, $14, $15 FROM f`,
+		 INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at)
+		 SELECT $12, f.id, $13, $14 FROM f`,
 		f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
 		nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash),
-		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt), f.CredentialVersion, f.JKT)
+		first.Hash, first.IssuedAt, nullTime(first.SpentAt), f.CredentialVersion, f.JKT)
 	if err == nil && tag.RowsAffected() == 0 {
 		return newError(op, idp.ErrRevoked, errors.New("the user is disabled or their password changed"))
 	}
@@ -76,13 +76,13 @@ func insertFamily(ctx context.Context, q interface {
 		`WITH f AS (
 		   INSERT INTO refresh_families
 		     (id, client_id, subject, scope, auth_time, created_at, expires_at, revoked_at, revoke_reason, session_id, code_hash, jkt)
-		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $16)
+		   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15)
 		   RETURNING id)
-		 INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at)
-		 SELECT $12, f.id, $13, $14, $15 FROM f`,
+		 INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at)
+		 SELECT $12, f.id, $13, $14 FROM f`,
 		f.ID, f.ClientID, f.Subject, f.Scope, f.AuthTime, f.CreatedAt, f.ExpiresAt,
 		nullTime(f.RevokedAt), f.RevokeReason, f.SessionID, nilIfEmpty(f.CodeHash),
-		first.Hash, nilIfEmpty(first.Parent), first.IssuedAt, nullTime(first.SpentAt), f.JKT)
+		first.Hash, first.IssuedAt, nullTime(first.SpentAt), f.JKT)
 	return err
 }
 
@@ -123,23 +123,26 @@ func familyCode(ctx context.Context, tx pgx.Tx, op string, f idp.Family) error {
 }
 
 // stateQuery reads a token, its family and its successor in one statement,
-// hence from one snapshot. A token can have several children (a retry within
-// the reuse interval replaces the first successor): the successor is the one
-// inserted last.
+// hence from one snapshot. A token's successor is its latest child that is
+// still unspent: refresh_successors links an unspent token to its parent,
+// and spending the token removes the link. A token can have several children
+// (a retry within the reuse interval replaces the first successor, spending
+// it): the successor is the one linked last. The token's own parent is not
+// read (its link, if any, is of no use to a decision about it).
 const stateQuery = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
        f.session_id, f.code_hash, f.jkt,
-       t.hash, t.parent, t.issued_at, t.spent_at,
+       t.hash, t.issued_at, t.spent_at,
        s.hash, s.parent, s.issued_at, s.spent_at,
        COALESCE(u.disabled, false)
 FROM refresh_tokens t
 JOIN refresh_families f ON f.id = t.family_id
 LEFT JOIN users u ON u.id = f.subject
 LEFT JOIN LATERAL (
-    SELECT c.hash, c.parent, c.issued_at, c.spent_at
-    FROM refresh_tokens c
-    WHERE c.family_id = t.family_id AND c.parent = t.hash
-    ORDER BY c.seq DESC
+    SELECT c.hash, l.parent, c.issued_at, c.spent_at
+    FROM refresh_successors l JOIN refresh_tokens c ON c.hash = l.child
+    WHERE l.parent = t.hash
+    ORDER BY l.seq DESC
     LIMIT 1
 ) s ON true
 WHERE t.hash = $1`
@@ -163,13 +166,13 @@ func scanState(row pgx.Row) (idp.RefreshState, error) {
 	err := row.Scan(
 		&f.ID, &f.ClientID, &f.Subject, &f.Scope, &authTime, &created, &expires, &revoke, &f.RevokeReason,
 		&f.SessionID, &f.CodeHash, &f.JKT,
-		&t.Hash, &t.Parent, &tIssued, &tSpent,
+		&t.Hash, &tIssued, &tSpent,
 		&succ.Hash, &succ.Parent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
 		return idp.RefreshState{}, err
 	}
 	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromNull(authTime), fromNull(created), fromNull(expires), fromNull(revoke)
-	t.FamilyID, t.Parent, t.IssuedAt, t.SpentAt = f.ID, nilIfEmpty(t.Parent), fromNull(tIssued), fromNull(tSpent)
+	t.FamilyID, t.IssuedAt, t.SpentAt = f.ID, fromNull(tIssued), fromNull(tSpent)
 	if succ.Hash != nil {
 		succ.FamilyID, succ.IssuedAt, succ.SpentAt = f.ID, fromNull(sIssued), fromNull(sSpent)
 		st.Successor = &succ
@@ -253,14 +256,27 @@ func useRefresh(ctx context.Context, conn *pgx.Conn, op string, hash []byte, fn 
 	return nil
 }
 
+// spendQuery spends a token and removes its link to its parent, which only
+// an unspent token needs (see stateQuery). The update changes no indexed
+// column, so Postgres can make it a heap-only (HOT) update.
+const spendQuery = `WITH spent AS (
+    UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL RETURNING hash)
+DELETE FROM refresh_successors WHERE child IN (SELECT hash FROM spent)`
+
+// issueQuery inserts a token and, when it has a parent and is unspent, its
+// link to that parent.
+const issueQuery = `WITH t AS (
+    INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at) VALUES ($1, $2, $4, $5) RETURNING hash)
+INSERT INTO refresh_successors (child, parent)
+SELECT hash, $3 FROM t WHERE $3::bytea IS NOT NULL AND $5::timestamptz IS NULL`
+
 // queueUpdate queues the statements that apply u to the locked state st.
 func queueUpdate(b *pgx.Batch, op string, st idp.RefreshState, u idp.RefreshUpdate) error {
-	const spend = `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL`
 	if !u.SpendToken.IsZero() {
-		b.Queue(spend, st.Token.Hash, u.SpendToken)
+		b.Queue(spendQuery, st.Token.Hash, u.SpendToken)
 	}
 	if !u.SpendSuccessor.IsZero() && st.Successor != nil {
-		b.Queue(spend, st.Successor.Hash, u.SpendSuccessor)
+		b.Queue(spendQuery, st.Successor.Hash, u.SpendSuccessor)
 	}
 	if u.Issue != nil {
 		t := *u.Issue
@@ -270,8 +286,7 @@ func queueUpdate(b *pgx.Batch, op string, st idp.RefreshState, u idp.RefreshUpda
 		if t.FamilyID != st.Family.ID {
 			return errorf(op, nil, "issued token names another family")
 		}
-		b.Queue(`INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES ($1, $2, $3, $4, $5)`,
-			t.Hash, t.FamilyID, nilIfEmpty(t.Parent), t.IssuedAt, nullTime(t.SpentAt))
+		b.Queue(issueQuery, t.Hash, t.FamilyID, nilIfEmpty(t.Parent), t.IssuedAt, nullTime(t.SpentAt))
 	}
 	if !u.RevokeAt.IsZero() {
 		b.Queue(`UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,

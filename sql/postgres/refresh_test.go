@@ -28,7 +28,10 @@ func TestUseRefreshAfterWaiting(t *testing.T) {
 				if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1`, token, t0); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, parent, issued_at) VALUES ($1, 'f1', $2, $3)`, child, token, t0)
+				if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, 'f1', $2)`, child, t0); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO refresh_successors (child, parent) VALUES ($1, $2)`, child, token)
 				return err
 			},
 			check: func(t *testing.T, st idp.RefreshState) {

@@ -80,15 +80,16 @@ func TestHotQueryIndexes(t *testing.T) {
 		indexes []string
 	}{
 		{"LookupRefresh and UseRefresh", sqlite.RefreshStateSQL,
-			[]string{"sqlite_autoindex_refresh_tokens_1", "sqlite_autoindex_refresh_families_1", "refresh_tokens_family_parent", "INTEGER PRIMARY KEY"}},
+			[]string{"sqlite_autoindex_refresh_tokens_1", "sqlite_autoindex_refresh_families_1", "refresh_successors_parent", "INTEGER PRIMARY KEY"}},
 		{"UseRefresh check", `SELECT 1 FROM refresh_tokens WHERE hash = ?`, []string{"sqlite_autoindex_refresh_tokens_1"}},
 		{"UseRefresh spend", `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`, []string{"sqlite_autoindex_refresh_tokens_1"}},
+		{"UseRefresh unlink", `DELETE FROM refresh_successors WHERE child = ?`, []string{"sqlite_autoindex_refresh_successors_1"}},
 		{"UseRefresh revoke", `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`,
 			[]string{"sqlite_autoindex_refresh_families_1"}},
 		{"ClientByID", `SELECT * FROM clients WHERE id = ?`, []string{"sqlite_autoindex_clients_1"}},
 		{"UserByName", `SELECT * FROM users WHERE name = ?`, []string{"sqlite_autoindex_users_2"}},
 		{"UserByID", `SELECT * FROM users WHERE id = ?`, []string{"sqlite_autoindex_users_1"}},
-		{"the cascade to tokens", `DELETE FROM refresh_tokens WHERE family_id = ?`, []string{"refresh_tokens_family_parent"}},
+		{"the cascade to tokens", `DELETE FROM refresh_tokens WHERE family_id = ?`, []string{"refresh_tokens_family_id"}},
 		{"LimitFamilies", sqlite.LimitFamiliesSQL, []string{"refresh_families_live"}},
 		{"PurgeRefresh batch", sqlite.PurgeSQL("refresh_families", "expires_at"), []string{"refresh_families_expires_at"}},
 		{"PurgeSessions batch", sqlite.PurgeSQL("browser_sessions", "idle_expires_at"), []string{"browser_sessions_idle_expires_at"}},

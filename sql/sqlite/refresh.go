@@ -132,7 +132,7 @@ func (s *Store) UseRefresh(ctx context.Context, hash []byte, fn func(idp.Refresh
 // are the ones kept.
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u idp.RefreshUpdate) error {
 	if !u.SpendToken.IsZero() {
-		if _, err := tx.StmtContext(ctx, s.stmts.spendToken).ExecContext(ctx, micros(u.SpendToken), st.Token.Hash); err != nil {
+		if err := s.spend(ctx, tx, st.Token.Hash, u.SpendToken); err != nil {
 			return err
 		}
 	}
@@ -140,7 +140,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u id
 		if st.Successor == nil {
 			return errors.New("sqlite: use refresh token: the update spends a successor the token does not have")
 		}
-		if _, err := tx.StmtContext(ctx, s.stmts.spendToken).ExecContext(ctx, micros(u.SpendSuccessor), st.Successor.Hash); err != nil {
+		if err := s.spend(ctx, tx, st.Successor.Hash, u.SpendSuccessor); err != nil {
 			return err
 		}
 	}
@@ -151,6 +151,11 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u id
 		if err := insertToken(ctx, tx.StmtContext(ctx, s.stmts.insertToken), st.Family.ID, *u.Issue); err != nil {
 			return err
 		}
+		if t := u.Issue; len(t.Parent) > 0 && t.SpentAt.IsZero() {
+			if _, err := tx.StmtContext(ctx, s.stmts.linkToken).ExecContext(ctx, t.Hash, t.Parent); err != nil {
+				return err
+			}
+		}
 	}
 	if !u.RevokeAt.IsZero() {
 		if _, err := tx.StmtContext(ctx, s.stmts.revokeFamily).ExecContext(ctx, micros(u.RevokeAt), u.RevokeReason, st.Family.ID); err != nil {
@@ -158,6 +163,16 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u id
 		}
 	}
 	return nil
+}
+
+// spend marks the token spent unless it is, and removes its link to its
+// parent, which only an unspent token needs (see refreshStateSQL).
+func (s *Store) spend(ctx context.Context, tx *sql.Tx, hash []byte, at time.Time) error {
+	if _, err := tx.StmtContext(ctx, s.stmts.spendToken).ExecContext(ctx, micros(at), hash); err != nil {
+		return err
+	}
+	_, err := tx.StmtContext(ctx, s.stmts.unlinkToken).ExecContext(ctx, hash)
+	return err
 }
 
 // LookupRefresh returns the state of the token, read from one snapshot,
@@ -210,12 +225,10 @@ func (s *Store) PurgeRefresh(ctx context.Context, cutoff time.Time) (int, error)
 	return s.purge(ctx, "purge refresh families", "refresh_families", "expires_at", cutoff)
 }
 
+// insertToken inserts the token's row; its link to its parent, if it needs
+// one, is the caller's.
 func insertToken(ctx context.Context, stmt *sql.Stmt, familyID string, t idp.RefreshToken) error {
-	var parent any // NULL, not an empty blob, for "first of its family"
-	if len(t.Parent) > 0 {
-		parent = t.Parent
-	}
-	_, err := stmt.ExecContext(ctx, t.Hash, familyID, parent, micros(t.IssuedAt), nullMicros(t.SpentAt))
+	_, err := stmt.ExecContext(ctx, t.Hash, familyID, micros(t.IssuedAt), nullMicros(t.SpentAt))
 	return err
 }
 
@@ -231,7 +244,7 @@ func scanState(row scanner) (idp.RefreshState, error) {
 	)
 	err := row.Scan(&f.ID, &f.ClientID, &f.Subject, &f.Scope, &auth, &created, &expires, &revoked, &f.RevokeReason,
 		&f.SessionID, &f.CodeHash, &f.JKT,
-		&t.Hash, &t.Parent, &issued, &spent,
+		&t.Hash, &issued, &spent,
 		&sHash, &sParent, &sIssued, &sSpent, &st.UserDisabled)
 	if err != nil {
 		return idp.RefreshState{}, err

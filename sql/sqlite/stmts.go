@@ -14,6 +14,8 @@ type stmts struct {
 	// which reuses the writer connection's prepared statement.
 	refreshStateW *sql.Stmt
 	spendToken    *sql.Stmt
+	unlinkToken   *sql.Stmt
+	linkToken     *sql.Stmt
 	insertToken   *sql.Stmt
 	revokeFamily  *sql.Stmt
 	insertCode    *sql.Stmt
@@ -37,28 +39,30 @@ type stmts struct {
 }
 
 // refreshStateSQL reads a token, its family and its successor in one
-// statement, hence from one snapshot. The successor is the child issued
-// last (a client that retries within the reuse interval leaves several
-// children of one token). "Last" is insertion order, the rowid, not
-// issued_at: a clock that stepped back must not make an older child the
-// successor, and equal issued_at values need a tie-break anyway. Siblings
-// coexist, so a later one always gets a larger rowid; and since every
-// SQLite index ends with the rowid, refresh_tokens_family_parent yields
-// the latest child without a sort.
+// statement, hence from one snapshot. The successor is the unspent child
+// linked last (refresh_successors links an unspent token to its parent;
+// spending it removes the link; a client that retries within the reuse
+// interval leaves several children of one token). "Last" is insertion order,
+// the link's rowid, not issued_at: a clock that stepped back must not make an
+// older child the successor, and equal issued_at values need a tie-break
+// anyway. Since every SQLite index ends with the rowid,
+// refresh_successors_parent yields the latest link without a sort. The
+// token's own parent is not read.
 const refreshStateSQL = `
 SELECT f.id, f.client_id, f.subject, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason,
        f.session_id, f.code_hash, f.jkt,
-       t.hash, t.parent, t.issued_at, t.spent_at,
-       s.hash, s.parent, s.issued_at, s.spent_at,
+       t.hash, t.issued_at, t.spent_at,
+       s.hash, l.parent, s.issued_at, s.spent_at,
        coalesce(u.disabled, 0)
 FROM refresh_tokens AS t
 JOIN refresh_families AS f ON f.id = t.family_id
 LEFT JOIN users AS u ON u.id = f.subject
-LEFT JOIN refresh_tokens AS s ON s.rowid = (
-    SELECT c.rowid FROM refresh_tokens AS c
-    WHERE c.family_id = t.family_id AND c.parent = t.hash
+LEFT JOIN refresh_successors AS l ON l.rowid = (
+    SELECT c.rowid FROM refresh_successors AS c
+    WHERE c.parent = t.hash
     ORDER BY c.rowid DESC
     LIMIT 1)
+LEFT JOIN refresh_tokens AS s ON s.hash = l.child
 WHERE t.hash = ?`
 
 const (
@@ -81,7 +85,9 @@ func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	}
 	s.refreshStateW = prep(w, refreshStateSQL)
 	s.spendToken = prep(w, `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`)
-	s.insertToken = prep(w, `INSERT INTO refresh_tokens (hash, family_id, parent, issued_at, spent_at) VALUES (?, ?, ?, ?, ?)`)
+	s.unlinkToken = prep(w, `DELETE FROM refresh_successors WHERE child = ?`)
+	s.insertToken = prep(w, `INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at) VALUES (?, ?, ?, ?)`)
+	s.linkToken = prep(w, `INSERT INTO refresh_successors (child, parent) VALUES (?, ?)`)
 	s.revokeFamily = prep(w, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`)
 	s.insertCode = prep(w, insertCodeSQL)
 	s.insertFamily = prep(w, `
