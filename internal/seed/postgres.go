@@ -148,14 +148,14 @@ func copyFamilies(ctx context.Context, tx pgx.Tx, spec Spec, st *Stats) error {
 func copyLinks(ctx context.Context, tx pgx.Tx, spec Spec) error {
 	i := 0
 	var buf []idp.RefreshToken
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"refresh_successors"}, []string{"child", "parent"},
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"refresh_successors"}, []string{"child", "parent", "family_id"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			for ; i < spec.Families; i++ {
 				rows := spec.family(i, buf)
 				buf = rows.tokens
 				if last := rows.tokens[len(rows.tokens)-1]; last.Parent != nil && last.SpentAt.IsZero() {
 					i++
-					return []any{last.Hash, last.Parent}, nil
+					return []any{last.Hash, last.Parent, last.FamilyID}, nil
 				}
 			}
 			return nil, nil

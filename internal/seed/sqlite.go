@@ -86,12 +86,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, spec.Families, func(i int, ins func(...any) er
 	}
 	// Every family's unspent last token is linked to its parent, as
 	// rotations leave them.
-	err = batches(ctx, db, `INSERT INTO refresh_successors (child, parent) VALUES (?, ?)`,
+	err = batches(ctx, db, `INSERT INTO refresh_successors (child, parent, family_id) VALUES (?, ?, ?)`,
 		spec.Families, func(i int, ins func(...any) error) error {
 			rows := spec.family(i, buf)
 			buf = rows.tokens
 			if last := rows.tokens[len(rows.tokens)-1]; last.Parent != nil && last.SpentAt.IsZero() {
-				return ins(last.Hash, last.Parent)
+				return ins(last.Hash, last.Parent, last.FamilyID)
 			}
 			return nil
 		})

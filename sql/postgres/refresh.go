@@ -267,8 +267,8 @@ DELETE FROM refresh_successors WHERE child IN (SELECT hash FROM spent)`
 // link to that parent.
 const issueQuery = `WITH t AS (
     INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at) VALUES ($1, $2, $4, $5) RETURNING hash)
-INSERT INTO refresh_successors (child, parent)
-SELECT hash, $3 FROM t WHERE $3::bytea IS NOT NULL AND $5::timestamptz IS NULL`
+INSERT INTO refresh_successors (child, parent, family_id)
+SELECT hash, $3, $2 FROM t WHERE $3::bytea IS NOT NULL AND $5::timestamptz IS NULL`
 
 // queueUpdate queues the statements that apply u to the locked state st.
 func queueUpdate(b *pgx.Batch, op string, st idp.RefreshState, u idp.RefreshUpdate) error {

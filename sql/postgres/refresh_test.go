@@ -31,7 +31,7 @@ func TestUseRefreshAfterWaiting(t *testing.T) {
 				if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, 'f1', $2)`, child, t0); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, `INSERT INTO refresh_successors (child, parent) VALUES ($1, $2)`, child, token)
+				_, err := tx.Exec(ctx, `INSERT INTO refresh_successors (child, parent, family_id) VALUES ($1, $2, 'f1')`, child, token)
 				return err
 			},
 			check: func(t *testing.T, st idp.RefreshState) {

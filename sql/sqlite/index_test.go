@@ -90,6 +90,7 @@ func TestHotQueryIndexes(t *testing.T) {
 		{"UserByName", `SELECT * FROM users WHERE name = ?`, []string{"sqlite_autoindex_users_2"}},
 		{"UserByID", `SELECT * FROM users WHERE id = ?`, []string{"sqlite_autoindex_users_1"}},
 		{"the cascade to tokens", `DELETE FROM refresh_tokens WHERE family_id = ?`, []string{"refresh_tokens_family_id"}},
+		{"the cascade to links", `DELETE FROM refresh_successors WHERE family_id = ?`, []string{"refresh_successors_family_id"}},
 		{"LimitFamilies", sqlite.LimitFamiliesSQL, []string{"refresh_families_live"}},
 		{"PurgeRefresh batch", sqlite.PurgeSQL("refresh_families", "expires_at"), []string{"refresh_families_expires_at"}},
 		{"PurgeSessions batch", sqlite.PurgeSQL("browser_sessions", "idle_expires_at"), []string{"browser_sessions_idle_expires_at"}},

@@ -152,7 +152,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, st idp.RefreshState, u id
 			return err
 		}
 		if t := u.Issue; len(t.Parent) > 0 && t.SpentAt.IsZero() {
-			if _, err := tx.StmtContext(ctx, s.stmts.linkToken).ExecContext(ctx, t.Hash, t.Parent); err != nil {
+			if _, err := tx.StmtContext(ctx, s.stmts.linkToken).ExecContext(ctx, t.Hash, t.Parent, st.Family.ID); err != nil {
 				return err
 			}
 		}

@@ -87,7 +87,7 @@ func (s *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	s.spendToken = prep(w, `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`)
 	s.unlinkToken = prep(w, `DELETE FROM refresh_successors WHERE child = ?`)
 	s.insertToken = prep(w, `INSERT INTO refresh_tokens (hash, family_id, issued_at, spent_at) VALUES (?, ?, ?, ?)`)
-	s.linkToken = prep(w, `INSERT INTO refresh_successors (child, parent) VALUES (?, ?)`)
+	s.linkToken = prep(w, `INSERT INTO refresh_successors (child, parent, family_id) VALUES (?, ?, ?)`)
 	s.revokeFamily = prep(w, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`)
 	s.insertCode = prep(w, insertCodeSQL)
 	s.insertFamily = prep(w, `

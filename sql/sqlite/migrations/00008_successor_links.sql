@@ -7,18 +7,21 @@
 -- +goose Up
 
 CREATE TABLE refresh_successors (
-    -- The unspent token; the link goes with it when it is deleted.
-    child  BLOB NOT NULL PRIMARY KEY REFERENCES refresh_tokens (hash) ON DELETE CASCADE,
+    -- The unspent token.
+    child     BLOB NOT NULL PRIMARY KEY,
     -- The token it replaced.
-    parent BLOB NOT NULL
+    parent    BLOB NOT NULL,
+    -- The family of both; the link goes with the family, as its tokens do.
+    family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE
 ) STRICT;
 
 -- A token's successor is its latest child: SQLite appends the rowid
 -- (insertion order) to every index, so this yields it without a sort.
 CREATE INDEX refresh_successors_parent ON refresh_successors (parent);
+CREATE INDEX refresh_successors_family_id ON refresh_successors (family_id);
 
-INSERT INTO refresh_successors (child, parent)
-SELECT hash, parent FROM refresh_tokens WHERE spent_at IS NULL AND parent IS NOT NULL ORDER BY rowid;
+INSERT INTO refresh_successors (child, parent, family_id)
+SELECT hash, parent, family_id FROM refresh_tokens WHERE spent_at IS NULL AND parent IS NOT NULL ORDER BY rowid;
 
 -- Serves the family_id foreign key (the cascade from refresh_families).
 CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
