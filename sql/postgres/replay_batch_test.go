@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +112,55 @@ func awaitLockWait(t *testing.T, url string) {
 		case <-tick.C:
 		case <-deadline:
 			t.Fatal("no session waits on the held row")
+		}
+	}
+}
+
+// TestReplayBurstWithCancellations: a burst of callers, every other one
+// giving up at some moment of the burst (queued, leading or in flight), all
+// return, and every caller that stayed gets its fresh key recorded: no
+// batch is lost with a caller that left.
+func TestReplayBurstWithCancellations(t *testing.T) {
+	s := open(t, pgtest.NewDatabase(t))
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	exp := now.Add(time.Minute)
+	for round := range 20 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		stayed := make([]bool, 64)
+		for i := range 64 {
+			ctx, cancel := context.WithCancel(t.Context())
+			wg.Go(func() {
+				defer cancel()
+				<-start
+				if i%2 == 1 { // leaves after 0 to 2 ms, spread over the burst
+					time.AfterFunc(time.Duration(i*31)*time.Microsecond, cancel)
+				}
+				key := sha256.Sum256(fmt.Appendf(nil, "burst-%d-%d", round, i))
+				ok, err := s.UseOnce(ctx, key[:], exp, now)
+				switch {
+				case err == nil:
+					stayed[i] = ok
+					if !ok {
+						t.Errorf("round %d caller %d: a new key was refused", round, i)
+					}
+				case i%2 == 0 || !errors.Is(err, context.Canceled):
+					t.Errorf("round %d caller %d: %v", round, i, err)
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		close(start)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: callers did not all return", round)
+		}
+		for i := 0; i < 64; i += 2 {
+			if !stayed[i] {
+				t.Errorf("round %d caller %d: not answered true", round, i)
+			}
 		}
 	}
 }
