@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -79,20 +80,30 @@ func (b *replayBatcher) lead(ctx context.Context, s *Store) {
 	b.send(ctx, s, batch)
 }
 
+// errUnanswered is the answer of calls whose statement panicked.
+var errUnanswered = errors.New("postgres: use jti: the statement did not complete")
+
 // send runs one statement for batch, answers its calls and hands the lead
 // to the first queued call, if any. The statement is not cancelled with the
 // sending caller's context: it answers the others too.
 func (b *replayBatcher) send(ctx context.Context, s *Store, batch []*replayCall) {
+	for _, c := range batch {
+		c.err = errUnanswered
+	}
+	defer b.finish(batch) // even if the statement panics: nobody waits forever
 	ctx = context.WithoutCancel(ctx)
 	if len(batch) == 1 {
 		batch[0].err = s.useOne(ctx, batch[0])
-	} else {
-		unique := distinct(batch)
-		err := s.useMany(ctx, unique)
-		for _, c := range batch {
-			c.err = err
-		}
+		return
 	}
+	err := s.useMany(ctx, distinct(batch))
+	for _, c := range batch {
+		c.err = err
+	}
+}
+
+// finish answers batch's calls and names the next leader.
+func (b *replayBatcher) finish(batch []*replayCall) {
 	b.mu.Lock()
 	var next *replayCall
 	if len(b.queue) > 0 {
