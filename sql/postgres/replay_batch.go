@@ -17,7 +17,10 @@ const maxReplayBatch = 256
 // no statement in flight sends its key at once; callers that arrive while
 // one is in flight queue, and when it returns the first of them leads the
 // next statement with every key queued by then. An idle server pays one
-// round trip per key as before; a busy one pays one per batch.
+// round trip per key as before; a busy one pays one per batch. There is at
+// most one statement in flight per Store, and that is what makes naming a
+// leader safe: the named call stays first in the queue until it takes the
+// queue, and no other batch can finish, and name it again, meanwhile.
 type replayBatcher struct {
 	mu      sync.Mutex
 	queue   []*replayCall
