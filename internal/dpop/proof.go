@@ -91,8 +91,10 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if err != nil {
 		return Proof{}, ErrMalformed
 	}
-	var buf [MaxProofLen]byte // the header, then the payload: each shorter than the proof
-	n, ok := jws.Decode(buf[:], parts.Header)
+	// The header, then the payload: sized for the longer of the two, as the
+	// buffer escapes (the key is parsed from it).
+	buf := make([]byte, max(jws.DecodedLen(len(parts.Header)), jws.DecodedLen(len(parts.Payload)), 0))
+	n, ok := jws.Decode(buf, parts.Header)
 	if !ok {
 		return Proof{}, ErrMalformed
 	}
@@ -105,7 +107,7 @@ func (c *Checker) Check(proof string, req Request) (Proof, error) {
 	if !ok || !key.Verify(alg, parts.SigningInput, sbuf[:n]) {
 		return Proof{}, ErrSignature
 	}
-	n, ok = jws.Decode(buf[:], parts.Payload)
+	n, ok = jws.Decode(buf, parts.Payload)
 	if !ok {
 		return Proof{}, ErrClaims
 	}
@@ -203,9 +205,15 @@ func (c *Checker) window() (maxAge, skew time.Duration) {
 // scheme and host case-insensitively, default ports dropped, path exactly,
 // query and fragment ignored.
 func SameURI(htu, uri string) bool {
-	a, err1 := url.Parse(htu)
-	b, err2 := url.Parse(uri)
-	if err1 != nil || err2 != nil || !a.IsAbs() || !b.IsAbs() || a.User != nil {
+	a, err := url.Parse(htu)
+	if err != nil || !a.IsAbs() || a.User != nil {
+		return false
+	}
+	if htu == uri { // the usual case: one parse is enough
+		return true
+	}
+	b, err := url.Parse(uri)
+	if err != nil || !b.IsAbs() {
 		return false
 	}
 	return strings.EqualFold(a.Scheme, b.Scheme) && hostPort(a) == hostPort(b) && pathOf(a) == pathOf(b)

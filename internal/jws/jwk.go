@@ -10,6 +10,7 @@ import (
 	_ "crypto/sha512" // SHA-384 and SHA-512 for ES384, RS512, ...
 	"encoding/base64"
 	"math/big"
+	"unsafe"
 )
 
 // JWK is a public key read from a JSON Web Key (RFC 7517): a DPoP proof's
@@ -173,7 +174,7 @@ func (k *JWK) Thumbprint() string { return k.jkt }
 func (k *JWK) Verify(alg, input string, sig []byte) bool {
 	switch alg {
 	case "EdDSA":
-		return k.ed != nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, []byte(input), sig)
+		return k.ed != nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, bytesOf(input), sig)
 	case "ES256":
 		return k.verifyEC(elliptic.P256(), crypto.SHA256, input, sig)
 	case "ES384":
@@ -222,6 +223,12 @@ func (k *JWK) verifyEC(curve elliptic.Curve, h crypto.Hash, input string, sig []
 
 func hashOf(h crypto.Hash, input string) []byte {
 	w := h.New()
-	w.Write([]byte(input))
+	w.Write(bytesOf(input))
 	return w.Sum(nil)
+}
+
+// bytesOf is input's bytes without a copy, for functions that only read
+// their message (hashes, ed25519.Verify): a signing input is most of a JWS.
+func bytesOf(input string) []byte {
+	return unsafe.Slice(unsafe.StringData(input), len(input))
 }

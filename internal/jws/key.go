@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"unsafe"
 )
 
 // Algorithms Verify implements (RFC 7518 §3.3, RFC 8037 §3.1).
@@ -86,9 +85,7 @@ func (k *Key) Equal(o *Key) bool {
 
 // verify checks sig over the JWS Signing Input (RFC 7515 §5.2 step 8).
 func (k *Key) verify(input string, sig []byte) bool {
-	// sha256.Sum256 and ed25519.Verify only read the message, so the
-	// string's bytes serve without the copy []byte(input) would make.
-	msg := unsafe.Slice(unsafe.StringData(input), len(input))
+	msg := bytesOf(input)
 	if k.rsa != nil {
 		// RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256.
 		sum := sha256.Sum256(msg)

@@ -88,4 +88,59 @@ func TestReplayStore(t *testing.T, open Open) {
 			}
 		}
 	})
+
+	t.Run("ConcurrentMixedKeys", func(t *testing.T) {
+		// Many calls at once from one handle, as a busy replica makes them:
+		// new keys, live records, expired records and one key sent four
+		// times, each call with its own now.
+		s := open(t)
+		for i := range 8 {
+			for _, k := range []struct {
+				name string
+				exp  time.Duration
+			}{{"live", time.Hour}, {"expired", time.Second}} {
+				if ok, err := s.Replay.UseOnce(t.Context(), hashOf(k.name+string(rune('a'+i))), at(k.exp), base); err != nil || !ok {
+					t.Fatalf("setup: UseOnce = %v, %v", ok, err)
+				}
+			}
+		}
+		type call struct {
+			key  string
+			want int32 // wins expected among the calls with this key
+		}
+		var calls []call
+		for i := range 8 {
+			r := string(rune('a' + i))
+			calls = append(calls, call{"new" + r, 1}, call{"live" + r, 0}, call{"expired" + r, 1})
+			for range 4 {
+				calls = append(calls, call{"dup" + r, 1})
+			}
+		}
+		wins := make(map[string]*atomic.Int32)
+		for _, c := range calls {
+			wins[c.key] = new(atomic.Int32)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, c := range calls {
+			wg.Go(func() {
+				<-start
+				now := at(time.Minute + time.Duration(i)*time.Microsecond)
+				ok, err := s.Replay.UseOnce(t.Context(), hashOf(c.key), at(2*time.Minute), now)
+				if err != nil {
+					t.Errorf("UseOnce(%s): %v", c.key, err)
+				}
+				if ok {
+					wins[c.key].Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, c := range calls {
+			if n := wins[c.key].Load(); n != c.want {
+				t.Errorf("%s: %d wins, want %d", c.key, n, c.want)
+			}
+		}
+	})
 }

@@ -62,6 +62,7 @@ type Store struct {
 	callTimeout    time.Duration
 	purgeBatch     int
 	purgeBatchTime time.Duration
+	replay         replayBatcher
 }
 
 // Option configures Open.
