@@ -199,10 +199,13 @@ type ClientStore interface {
 
 // PurgeRest is how many times as long as a purge batch took a store waits
 // before the next batch: a purge, however large its backlog, takes at most
-// a sixth of one database connection's time and leaves the rest to the
-// requests. A backlog of millions of expired families takes an hour or more;
-// the hourly purges after it delete one hour's expiries.
-const PurgeRest = 5
+// a fiftieth of one database connection's time, in short batches, and
+// leaves the rest to the requests. On a machine the requests keep busy, a
+// batch still slows the requests that overlap it; at this rest, few enough
+// do that the 99th percentile does not move (BENCHMARKS.md, "Purge"). A
+// backlog of millions of expired families takes hours (some 200 families a
+// second under load); later purges delete one hour's expiries in seconds.
+const PurgeRest = 50
 
 // RefreshStore keeps refresh-token families. Implementations are safe for
 // concurrent use by many goroutines and processes.

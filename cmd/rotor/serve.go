@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rotor-idp/rotor/idp"
@@ -225,10 +226,15 @@ type purger interface {
 	PurgeReplay(ctx context.Context, cutoff time.Time) (int, error)
 }
 
-// purgeOnce runs each purge once, logging what it did; one failing does not
-// stop the others. Codes are kept for idp.CodeRetention after they expire,
-// so that a late replay still revokes what was issued from them.
+// purgeOnce runs each purge once, side by side, logging what it did; one
+// failing does not stop the others, and a large backlog in one table (a
+// purge rests idp.PurgeRest times as long as each batch took, so millions of
+// expired families take hours) does not hold back the others. Codes are kept
+// for idp.CodeRetention after they expire, so that a late replay still
+// revokes what was issued from them.
 func purgeOnce(ctx context.Context, st purger, now time.Time, log *slog.Logger) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, p := range []struct {
 		what   string
 		purge  func(context.Context, time.Time) (int, error)
@@ -239,11 +245,13 @@ func purgeOnce(ctx context.Context, st purger, now time.Time, log *slog.Logger) 
 		{"authorization codes", st.PurgeCodes, now.Add(-idp.CodeRetention)},
 		{"used JWT ids", st.PurgeReplay, now},
 	} {
-		n, err := p.purge(ctx, p.cutoff)
-		if err != nil {
-			log.Warn("purging expired "+p.what+" failed", "error", err.Error())
-		} else if n > 0 {
-			log.Info("purged expired "+p.what, "count", n)
-		}
+		wg.Go(func() {
+			n, err := p.purge(ctx, p.cutoff)
+			if err != nil {
+				log.Warn("purging expired "+p.what+" failed", "error", err.Error())
+			} else if n > 0 {
+				log.Info("purged expired "+p.what, "count", n)
+			}
+		})
 	}
 }

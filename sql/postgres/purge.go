@@ -17,7 +17,7 @@ const (
 	DefaultPurgeBatch = 1000
 	// DefaultPurgeBatchTime is how long one purge transaction should take:
 	// a batch that takes longer halves the next one.
-	DefaultPurgeBatchTime = 100 * time.Millisecond
+	DefaultPurgeBatchTime = 10 * time.Millisecond
 )
 
 // WithPurgeBatch sets the most rows one purge transaction deletes
@@ -81,9 +81,9 @@ func (p purgeTable) lockKey() int64 {
 // (the holder is deleting the same rows). A batch that takes longer than the
 // batch time halves the next one, one well under it doubles it again (up to
 // the batch), and after each batch purge pauses idp.PurgeRest times as long as
-// the batch took, so that it takes at most a sixth of one connection's time,
-// however large the backlog, and leaves the rest of the database to the
-// requests.
+// the batch took, so that it takes at most a fiftieth of one connection's
+// time, however large the backlog, and leaves the rest of the database to
+// the requests.
 //
 // Each batch has the call timeout; ctx bounds the whole run. If purge fails
 // part way, what it deleted stays deleted and the count says how much.

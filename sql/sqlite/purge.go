@@ -18,7 +18,7 @@ const purgeBatch = 500
 // returns how many it deleted. After each batch it pauses idp.PurgeRest
 // times as long as the batch took, so that writers queued for the one write
 // connection get it between batches and a backlog costs the server at most
-// a sixth of its write time. Each batch has the call timeout; ctx bounds the whole run. If
+// a fiftieth of its write time. Each batch has the call timeout; ctx bounds the whole run. If
 // purge fails part way, what it deleted stays deleted and the count says how
 // much. The embedded store has one serving process, so no lock is needed to
 // keep purges from running twice.
