@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rotor-idp/rotor/idp"
 	"github.com/rotor-idp/rotor/internal/pgtest"
 	"github.com/rotor-idp/rotor/keys"
@@ -223,19 +221,7 @@ func TestCallTimeout(t *testing.T) {
 	s := open(t, url, postgres.WithCallTimeout(timeout))
 	token := seed(t, s)
 
-	blocker, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Close(context.Background())
-	tx, err := blocker.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM refresh_families WHERE id = 'f1' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	holdInTx(t, url, `SELECT 1 FROM refresh_families WHERE id = 'f1' FOR UPDATE`)
 
 	tests := []struct {
 		name string

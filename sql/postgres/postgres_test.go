@@ -109,3 +109,24 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("%d migrations recorded, want %d (each applied once)", applied, len(entries))
 	}
 }
+
+// holdInTx runs query in a transaction of its own connection to url and
+// leaves it open, holding whatever locks query took, until the caller
+// commits or rolls it back, or the test ends.
+func holdInTx(t *testing.T, url, query string, args ...any) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}

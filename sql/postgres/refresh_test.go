@@ -62,19 +62,7 @@ func TestUseRefreshAfterWaiting(t *testing.T) {
 			s := open(t, url)
 			token := seed(t, s)
 
-			holder, err := pgx.Connect(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer holder.Close(context.Background())
-			tx, err := holder.Begin(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(context.Background())
-			if _, err := tx.Exec(t.Context(), `SELECT 1 FROM refresh_families WHERE id = 'f1' FOR UPDATE`); err != nil {
-				t.Fatal(err)
-			}
+			tx := holdInTx(t, url, `SELECT 1 FROM refresh_families WHERE id = 'f1' FOR UPDATE`)
 			if err := tt.while(t.Context(), tx, token); err != nil {
 				t.Fatal(err)
 			}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rotor-idp/rotor/internal/pgtest"
 )
 
@@ -25,19 +23,7 @@ func TestReplayQueuedCallerLeaves(t *testing.T) {
 	exp := now.Add(time.Minute)
 	key := func(name string) []byte { h := sha256.Sum256([]byte(name)); return h[:] }
 
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `INSERT INTO used_jtis (key, expires_at) VALUES ($1, $2)`, key("held"), exp); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdInTx(t, url, `INSERT INTO used_jtis (key, expires_at) VALUES ($1, $2)`, key("held"), exp)
 
 	type result struct {
 		ok  bool
@@ -63,7 +49,7 @@ func TestReplayQueuedCallerLeaves(t *testing.T) {
 	}
 
 	held := use(t.Context(), "held")
-	awaitLockWait(t, url)
+	awaitLockWaiter(t, url)
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	if r := wait(use(cancelled, "left"), "cancelled caller"); !errors.Is(r.err, context.Canceled) {
@@ -82,37 +68,6 @@ func TestReplayQueuedCallerLeaves(t *testing.T) {
 	}
 	if ok, err := s.UseOnce(t.Context(), key("left"), exp, now); !ok || err != nil {
 		t.Errorf("the cancelled caller's key = %v, %v; want true: it was never recorded", ok, err)
-	}
-}
-
-// awaitLockWait waits until some session of the database at url waits on a
-// lock. It polls from a connection of its own, outside any transaction: a
-// transaction sees one snapshot of pg_stat_activity.
-func awaitLockWait(t *testing.T, url string) {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		var n int
-		err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("no session waits on the held row")
-		}
 	}
 }
 

@@ -1,18 +1,11 @@
 package postgres_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-
-	"github.com/rotor-idp/rotor/internal/pgtest"
 	"github.com/rotor-idp/rotor/internal/storetest"
 	"github.com/rotor-idp/rotor/sql/postgres"
-	"github.com/rotor-idp/rotor/sql/postgres/migrations"
 )
 
 // TestUpgradeMovesSuccessorLinks migrates refresh tokens stored with their
@@ -21,21 +14,7 @@ import (
 // reuse interval finds it), spent tokens have none, and the unspent one
 // rotates.
 func TestUpgradeMovesSuccessorLinks(t *testing.T) {
-	url := pgtest.NewEmptyDatabase(t)
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
-		goose.WithTableName(migrations.VersionTable), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 7); err != nil {
-		t.Fatalf("migrating to version 7: %v", err)
-	}
+	url, db, _ := migratedTo(t, 7)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, stmt := range []string{
 		`INSERT INTO clients (id, created_at) VALUES ('c1', $1)`,

@@ -1,20 +1,14 @@
 package postgres_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/rotor-idp/rotor/idp"
-	"github.com/rotor-idp/rotor/internal/pgtest"
 	"github.com/rotor-idp/rotor/sql/postgres"
-	"github.com/rotor-idp/rotor/sql/postgres/migrations"
 )
 
 // TestUpgradeToSignIn migrates a database from before browser sign-in
@@ -22,21 +16,7 @@ import (
 // the new fields empty (no profile, no redirect URIs, no session or code),
 // and the migration goes down again cleanly.
 func TestUpgradeToSignIn(t *testing.T) {
-	url := pgtest.NewEmptyDatabase(t)
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
-		goose.WithTableName(migrations.VersionTable), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 2); err != nil {
-		t.Fatalf("migrating to version 2: %v", err)
-	}
+	url, db, p := migratedTo(t, 2)
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, q := range []string{
 		`INSERT INTO users (id, name, password_hash, created_at, updated_at) VALUES ('u1', 'alice', 'h', $1, $1)`,

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"testing"
 	"time"
@@ -22,24 +23,10 @@ import (
 // they read back unchanged and unstamped, to be judged by the reader's
 // propagation delay as before, while new keys carry their stamp.
 func TestUpgradeKeepsKeysUnstamped(t *testing.T) {
-	url := pgtest.NewEmptyDatabase(t)
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
-		goose.WithTableName(migrations.VersionTable), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 1); err != nil {
-		t.Fatalf("migrating to version 1: %v", err)
-	}
+	url, db, _ := migratedTo(t, 1)
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	old := keys.Record{KID: "old-next", Alg: keys.EdDSA, State: keys.StateNext, PublicJWK: []byte(`{"kty":"OKP"}`), Sealed: []byte("sealed"), KEKID: "k1", CreatedAt: created}
-	_, err = db.ExecContext(t.Context(), `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed, kek_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := db.ExecContext(t.Context(), `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed, kek_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		old.KID, old.Alg, old.State, old.PublicJWK, old.Sealed, old.KEKID, old.CreatedAt)
 	if err != nil {
 		t.Fatal(err)
@@ -63,4 +50,26 @@ func TestUpgradeKeepsKeysUnstamped(t *testing.T) {
 	if diff := cmp.Diff([]keys.Record{old, fresh}, got); diff != "" {
 		t.Errorf("keys after the upgrade (-want +got):\n%s", diff)
 	}
+}
+
+// migratedTo returns a fresh database migrated up to version, a connection
+// to it (closed when the test ends) and the migration provider.
+func migratedTo(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
+	url := pgtest.NewEmptyDatabase(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithTableName(migrations.VersionTable), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatalf("migrating to version %d: %v", version, err)
+	}
+	return url, db, p
 }

@@ -1,12 +1,7 @@
 package sqlite_test
 
 import (
-	"database/sql"
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/rotor-idp/rotor/internal/storetest"
 )
@@ -15,20 +10,7 @@ import (
 // parent (version 7) and checks that the upgrade keeps every decision the
 // same (see storetest.CheckUpgradedChain).
 func TestUpgradeMovesSuccessorLinks(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "rotor.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 7); err != nil {
-		t.Fatalf("migrating to version 7: %v", err)
-	}
+	dir, db, _ := migratedTo(t, 7, false)
 	at := testTime.UnixMicro()
 	for _, stmt := range []string{
 		`INSERT INTO clients (id, created_at) VALUES ('c1', ?1)`,

@@ -19,20 +19,7 @@ import (
 // the new fields empty (no profile, no redirect URIs, no session or code),
 // and the migration goes down again cleanly.
 func TestUpgradeToSignIn(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "rotor.db")+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 2); err != nil {
-		t.Fatalf("migrating to version 2: %v", err)
-	}
+	dir, db, _ := migratedTo(t, 2, true)
 	at := testTime.UnixMicro()
 	for _, q := range []string{
 		`INSERT INTO users (id, name, password_hash, created_at, updated_at) VALUES ('u1', 'alice', 'h', ?1, ?1)`,
@@ -79,7 +66,7 @@ func TestUpgradeToSignIn(t *testing.T) {
 	}
 	defer down.Close()
 	down.SetMaxOpenConns(1)
-	p, err = goose.NewProvider(goose.DialectSQLite3, down, os.DirFS("migrations"))
+	p, err := goose.NewProvider(goose.DialectSQLite3, down, os.DirFS("migrations"))
 	if err != nil {
 		t.Fatal(err)
 	}

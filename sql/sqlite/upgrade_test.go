@@ -18,22 +18,9 @@ import (
 // they read back unchanged and unstamped, to be judged by the reader's
 // propagation delay as before, while new keys carry their stamp.
 func TestUpgradeKeepsKeysUnstamped(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "rotor.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 1); err != nil {
-		t.Fatalf("migrating to version 1: %v", err)
-	}
+	dir, db, _ := migratedTo(t, 1, false)
 	old := testKey("old-next", keys.EdDSA, keys.StateNext)
-	_, err = db.ExecContext(t.Context(), `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed, kek_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.ExecContext(t.Context(), `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed, kek_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		old.KID, string(old.Alg), string(old.State), old.PublicJWK, old.Sealed, old.KEKID, old.CreatedAt.UnixMicro())
 	if err != nil {
 		t.Fatal(err)
@@ -58,4 +45,30 @@ func TestUpgradeKeepsKeysUnstamped(t *testing.T) {
 	if diff := cmp.Diff([]keys.Record{old, fresh}, got); diff != "" {
 		t.Errorf("keys after the upgrade (-want +got):\n%s", diff)
 	}
+}
+
+// migratedTo returns a fresh store directory migrated up to version, a
+// connection to its database (one at a time, closed when the test ends;
+// with foreign keys enforced if fk) and the migration provider.
+func migratedTo(t *testing.T, version int64, fk bool) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
+	dir := t.TempDir()
+	dsn := "file:" + filepath.Join(dir, "rotor.db")
+	if fk {
+		dsn += "?_pragma=foreign_keys(1)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatalf("migrating to version %d: %v", version, err)
+	}
+	return dir, db, p
 }
