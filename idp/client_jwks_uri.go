@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/httpcache"
 )
 
 // Client keys by reference (OIDC Core §9, RFC 7591 §2 jwks_uri): a
@@ -253,32 +253,5 @@ func (c *clientJWKSURIs) fetch(ctx context.Context, uri string) ([]clientKey, ti
 	if err != nil {
 		return nil, 0, jwksURIErr("the JWKS does not parse")
 	}
-	return set, maxAge(resp.Header), nil
-}
-
-// maxAge is Cache-Control max-age less Age (RFC 9111 §4.2); no-cache and
-// no-store give zero (clamped up to the minimum lifetime by the caller), no
-// usable directive the default.
-func maxAge(h http.Header) time.Duration {
-	secs := -1
-	for _, line := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(line, ",") {
-			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "no-cache", "no-store":
-				return 0
-			case "max-age":
-				if n, err := strconv.Atoi(strings.Trim(val, `"`)); err == nil && n >= 0 {
-					secs = n
-				}
-			}
-		}
-	}
-	if secs < 0 {
-		return jwksURIDefault
-	}
-	if age, err := strconv.Atoi(h.Get("Age")); err == nil && age > 0 {
-		secs = max(0, secs-age)
-	}
-	return time.Duration(min(secs, 1<<31)) * time.Second
+	return set, httpcache.Freshness(resp.Header, jwksURIDefault), nil
 }

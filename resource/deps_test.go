@@ -9,8 +9,9 @@ import (
 
 // TestImportBoundary enforces DESIGN.md: resource (and resourcetest) import
 // only the standard library, jwx, internal/jws (the JWS rules shared with
-// the identity provider, itself standard library only) and internal/dpop (the
-// DPoP proof rules shared with it, itself standard library and jwx), so a resource server
+// the identity provider, itself standard library only), internal/httpcache
+// (HTTP freshness, standard library only) and internal/dpop (the DPoP proof
+// rules shared with it, itself standard library and jwx), so a resource server
 // never pulls in a database driver or any other part of the identity
 // provider.
 func TestImportBoundary(t *testing.T) {
@@ -39,7 +40,7 @@ func TestImportBoundary(t *testing.T) {
 		}
 		for _, dep := range strings.Fields(string(out)) {
 			if !allowedDep(dep) {
-				t.Errorf("%s depends on %s: resource may import only the standard library, jwx, internal/jws and internal/dpop", pkg, dep)
+				t.Errorf("%s depends on %s: resource may import only the standard library, jwx, internal/jws, internal/httpcache and internal/dpop", pkg, dep)
 			}
 		}
 	}
@@ -47,7 +48,7 @@ func TestImportBoundary(t *testing.T) {
 
 func allowedDep(path string) bool {
 	const self = "github.com/rotor-idp/rotor/resource"
-	if path == self || strings.HasPrefix(path, self+"/") || path == "github.com/rotor-idp/rotor/internal/jws" ||
+	if path == self || strings.HasPrefix(path, self+"/") || path == "github.com/rotor-idp/rotor/internal/jws" || path == "github.com/rotor-idp/rotor/internal/httpcache" ||
 		path == "github.com/rotor-idp/rotor/internal/dpop" {
 		return true
 	}

@@ -11,9 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rotor-idp/rotor/internal/httpcache"
 )
 
 // A flight is one fetch of the key set, shared by everyone who asks for a
@@ -205,7 +206,7 @@ func (v *Verifier) fetch(ctx context.Context) (time.Duration, error) {
 		return 0, httpErr(err)
 	}
 	defer drainClose(resp.Body)
-	maxAge := freshness(resp.Header, v.maxRefresh)
+	maxAge := httpcache.Freshness(resp.Header, v.maxRefresh)
 	switch {
 	case resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "":
 		v.snap.Store(&snapshot{keys: old.keys, fetched: v.now()})
@@ -278,33 +279,6 @@ func readLimited(r io.Reader) ([]byte, error) {
 		return nil, fetchErr("too_large", errors.New("body over 1 MiB"))
 	}
 	return body, nil
-}
-
-// freshness returns the remaining freshness lifetime from Cache-Control
-// max-age less Age (RFC 9111 §4.2); no-cache and no-store mean zero, and
-// no usable directive means def.
-func freshness(h http.Header, def time.Duration) time.Duration {
-	maxAge := -1
-	for _, line := range h.Values("Cache-Control") {
-		for _, d := range strings.Split(line, ",") {
-			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "no-cache", "no-store":
-				return 0
-			case "max-age":
-				if n, err := strconv.Atoi(strings.Trim(val, `"`)); err == nil && n >= 0 {
-					maxAge = n
-				}
-			}
-		}
-	}
-	if maxAge < 0 {
-		return def
-	}
-	if age, err := strconv.Atoi(h.Get("Age")); err == nil && age > 0 {
-		maxAge = max(0, maxAge-age)
-	}
-	return time.Duration(min(maxAge, 1<<31)) * time.Second
 }
 
 // metadataURL builds the RFC 8414 §3.1 metadata URL: the well-known suffix

@@ -511,37 +511,6 @@ func TestParseKeySet(t *testing.T) {
 	}
 }
 
-func TestFreshness(t *testing.T) {
-	const def = 15 * time.Minute
-	tests := []struct {
-		cacheControl, age string
-		want              time.Duration
-	}{
-		{"public, max-age=300", "", 300 * time.Second},
-		{"max-age=60", "20", 40 * time.Second},
-		{"max-age=60", "90", 0},
-		{"MAX-AGE=5, public", "", 5 * time.Second},
-		{"no-store", "", 0},
-		{"no-cache, max-age=60", "", 0},
-		{"public", "", def},
-		{"", "", def},
-		{"max-age=-1", "", def},
-		{"max-age=abc", "", def},
-	}
-	for _, tt := range tests {
-		h := http.Header{}
-		if tt.cacheControl != "" {
-			h.Set("Cache-Control", tt.cacheControl)
-		}
-		if tt.age != "" {
-			h.Set("Age", tt.age)
-		}
-		if got := freshness(h, def); got != tt.want {
-			t.Errorf("freshness(%q, Age %q) = %v, want %v", tt.cacheControl, tt.age, got, tt.want)
-		}
-	}
-}
-
 func TestNextDelay(t *testing.T) {
 	iss := resourcetest.New(t)
 	v := newColdVerifier(t, iss, func(c *Config) {
