@@ -97,7 +97,7 @@ func TestCLIKeys(t *testing.T) {
 
 	cur := e.keyIn("EdDSA", "current")
 	next := e.keyIn("EdDSA", "next")
-	e.mustRunInProcess("", "keys", "revoke", cur.KID)
+	e.mustRunInProcess("", "keys", "revoke", "--", cur.KID)
 	if got := e.keyIn("EdDSA", "current"); got.KID != next.KID {
 		t.Errorf("after revoking the current key, %s is current, want the next key %s", got.KID, next.KID)
 	}

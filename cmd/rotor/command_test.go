@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -44,7 +46,7 @@ Usage:
   rotor clients delete ID
   rotor keys list
   rotor keys rotate [--alg RS256|EdDSA] [--force]
-  rotor keys revoke KID
+  rotor keys revoke KID                     unpublish a key at once (a KID that starts with - goes after --)
   rotor keys rewrap                         re-encrypt private keys under the first key-encryption key
   rotor keys new-kek                        print a new key-encryption key
 
@@ -139,5 +141,34 @@ func TestFlagsFallBackToEnvironment(t *testing.T) {
 	_, _, err = runNoStore(t, map[string]string{"ROTOR_KEY_ALGS": "RS256,HS256"}, "keys", "list")
 	if _, ok := err.(usageError); !ok || !strings.Contains(err.Error(), `"HS256"`) {
 		t.Errorf("ROTOR_KEY_ALGS with an unknown algorithm: %v (%T), want a usage error naming it", err, err)
+	}
+}
+
+// A positional argument may start with "-" (a key id can) after "--"; "--"
+// given as a flag's value is that value; an unknown flag says how.
+func TestParseFlagsTerminator(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		name       string
+		positional []string
+	}{
+		{[]string{"--", "-jT2N0"}, "", []string{"-jT2N0"}},
+		{[]string{"--json", "--", "-a", "-b"}, "", []string{"-a", "-b"}},
+		{[]string{"a", "--", "-b"}, "", []string{"a", "-b"}},
+		{[]string{"-name", "--", "pos"}, "--", []string{"pos"}},
+		{[]string{"-name=x", "--", "-pos"}, "x", []string{"-pos"}},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		name := fs.String("name", "", "")
+		fs.Bool("json", false, "")
+		got, err := parseFlags(fs, tc.args, func(string) string { return "" }, io.Discard)
+		if err != nil || *name != tc.name || !slices.Equal(got, tc.positional) {
+			t.Errorf("%q: name %q, positional %q, %v; want %q, %q", tc.args, *name, got, err, tc.name, tc.positional)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	_, err := parseFlags(fs, []string{"-jT2N0crvD3UgmBvSO7Q7JMj8VJ6c14yK3WwdNPNdO0"}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "goes after --") {
+		t.Errorf("a key id without --: %v, want a hint to put it after --", err)
 	}
 }

@@ -260,14 +260,18 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, usageError{err.Error() + dashHint(err)}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if ended(fs, args[:len(args)-len(rest)]) {
+			positional = append(positional, rest...)
 			break
 		}
-		positional = append(positional, args[0])
-		args = args[1:]
+		if len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -368,4 +372,41 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ended reports whether the flags parsed from consumed ended with the "--"
+// terminator, after which every argument is positional (a key id may start
+// with "-"), rather than with "--" as the value of a flag.
+func ended(fs *flag.FlagSet, consumed []string) bool {
+	n := len(consumed)
+	if n == 0 || consumed[n-1] != "--" {
+		return false
+	}
+	return n == 1 || !takesValue(fs, consumed[n-2])
+}
+
+// takesValue reports whether arg is a flag of fs that takes its value from
+// the next argument: not a boolean, and not written name=value.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if name == arg || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+// dashHint adds to an unknown-flag error that names something shaped like
+// an id rather than a flag (a key id is 43 characters and may start with
+// "-") how to pass it.
+func dashHint(err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok || len(strings.TrimLeft(name, "-")) < 20 {
+		return ""
+	}
+	return ` (an argument that starts with "-", such as a key id, goes after --: rotor keys revoke -- KID)`
 }

@@ -339,7 +339,7 @@ func TestEmergencyRevoke(t *testing.T) {
 		t.Fatalf("before revocation: %d %v", status, err)
 	}
 	kid := rotortest.KID(t, old)
-	d.MustRunBinary("", "keys", "revoke", kid)
+	d.MustRunBinary("", "keys", "revoke", "--", kid)
 	revokedAt := time.Now()
 	// Within max-age 1s, the replica's 1s poll and the API's refresh. The
 	// bound only has to be far below the next schedule the API could be on

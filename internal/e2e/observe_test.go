@@ -79,7 +79,7 @@ func TestMetricsAndAuditOfARun(t *testing.T) {
 		}
 		return retired != ""
 	})
-	d.MustRunBinary("", "keys", "revoke", retired)
+	d.MustRunBinary("", "keys", "revoke", "--", retired)
 	d.MustRunBinary("", "users", "disable", "alice")
 
 	m := r.Metrics(t)
